@@ -1,0 +1,1 @@
+"""The `gatekeeper-py` command line (typer): parses arguments and formats output only."""

@@ -1,0 +1,62 @@
+"""`gatekeeper-py`: the command line."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+
+app = typer.Typer(
+    name="gatekeeper-py",
+    help="Run OPA Gatekeeper ConstraintTemplates and constraints: a gator-compatible CLI.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+class TestOutput(str, Enum):
+    human = "human"
+    json = "json"
+    yaml = "yaml"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gatekeeper-py {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Run OPA Gatekeeper ConstraintTemplates and constraints: a gator-compatible CLI."""
+
+
+@app.command("test")
+def test_command(
+    filename: Annotated[
+        list[str],
+        typer.Option("--filename", "-f", help="File or directory (recursive) of templates, constraints and objects; - for stdin."),
+    ],
+    output: Annotated[TestOutput, typer.Option("--output", "-o", help="Output format.")] = TestOutput.human,
+    deny_only: Annotated[bool, typer.Option("--deny-only", help="Show only results whose action is deny.")] = False,
+) -> None:
+    """Review every object among the inputs, as `gator test` does.
+
+    Exit 1 when any result denies, 2 on bad input, 0 otherwise.
+    """
+    from .gator_test import exit_code, render, run_test
+
+    run = run_test(filename)
+    results = [(d, r) for d, r in run.results if not deny_only or "deny" in r.actions]
+    sys.stdout.write(render(results, output.value))
+    raise typer.Exit(exit_code(run))
+
+
+def main() -> None:
+    app()

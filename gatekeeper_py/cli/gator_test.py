@@ -1,0 +1,121 @@
+"""`gatekeeper-py test`: review every object among the inputs, as `gator test` does.
+
+Order as in gator: templates, then constraints, then every object into the inventory, then every
+object reviewed. Bad documents are reported one line each and skipped; the rest still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..client import Client
+from ..enforcement import DENY, GATOR
+from ..errors import GatekeeperPyError
+from ..loader import Document, read_paths
+from ..model import is_constraint, is_template
+from ..results import Result
+from .output import error_line, go_quote, to_json, to_yaml
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@dataclass
+class TestRun:
+    """What a run found: results per reviewed object, and bad input."""
+
+    results: list[tuple[Document, Result]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, exc: GatekeeperPyError | str) -> None:
+        self.errors.append(str(exc))
+        error_line(str(exc))
+
+
+def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """gator's namespace for an object: an empty Namespace for cluster-scoped objects, the Namespace from
+    the inputs, a synthetic `default`, or None (then the inventory is asked)."""
+    name = (obj.get("metadata") or {}).get("namespace") if isinstance(obj.get("metadata"), dict) else None
+    if not name:
+        return {}
+    if name in namespaces:
+        return namespaces[name]
+    if name == "default":
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+    return None
+
+
+def _load(paths: Iterable[str], run: TestRun) -> list[Document]:
+    docs: list[Document] = []
+    for path in paths:
+        try:
+            docs += list(read_paths([path]))
+        except GatekeeperPyError as exc:
+            run.fail(exc)
+    return docs
+
+
+def run_test(paths: list[str]) -> TestRun:
+    """Load, add and review everything under `paths`."""
+    run = TestRun()
+    docs = _load(paths, run)
+    objects = []
+    for doc in docs:
+        if isinstance(doc.obj, dict) and doc.obj.get("kind"):
+            objects.append(doc)
+        else:
+            run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
+    client = Client(enforcement_point=GATOR)
+    for doc in objects:
+        if is_template(doc.obj):
+            try:
+                client.add_template(doc.obj, doc.source)
+            except GatekeeperPyError as exc:
+                run.fail(exc)
+    for doc in objects:
+        if is_constraint(doc.obj):
+            try:
+                client.add_constraint(doc.obj, doc.source)
+            except GatekeeperPyError as exc:
+                run.fail(exc)
+    namespaces = {}
+    for doc in objects:
+        try:
+            client.add_data(doc.obj)
+        except GatekeeperPyError as exc:
+            run.fail(f"{doc.source}: {exc}")
+        if doc.obj.get("kind") == "Namespace" and doc.obj.get("apiVersion") == "v1":
+            namespaces[(doc.obj.get("metadata") or {}).get("name", "")] = doc.obj
+    for doc in objects:
+        try:
+            responses = client.review(doc.obj, namespace=namespace_for(doc.obj, namespaces), namespace_in_input=False)
+        except GatekeeperPyError as exc:
+            run.fail(f"{doc.source}: {exc}")
+            continue
+        run.results += [(doc, result) for result in responses]
+    return run
+
+
+def _object_label(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name = f"{meta['namespace']}/{meta.get('name', '')}" if meta.get("namespace") else meta.get("name", "")
+    return f"{obj.get('apiVersion', '')}/{obj.get('kind', '')} {name}"
+
+
+def render(results: list[tuple[Document, Result]], output: str) -> str:
+    """gator's human lines, or its JSON/YAML result list."""
+    if output in ("json", "yaml"):
+        rows = [{**r.to_dict(), "violatingObject": doc.obj, "trace": None} for doc, r in results]
+        return to_json(rows) + "\n" if output == "json" else to_yaml(rows)
+    return "".join(
+        f"{_object_label(doc.obj)}: [{go_quote(r.constraint.name)}] Message: {go_quote(r.msg)}\n" for doc, r in results
+    )
+
+
+def exit_code(run: TestRun) -> int:
+    if run.errors:
+        return EXIT_BAD_INPUT
+    if any(DENY in r.actions for _, r in run.results):
+        return EXIT_VIOLATIONS
+    return EXIT_OK

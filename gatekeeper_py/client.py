@@ -1,0 +1,180 @@
+"""The Client: templates, constraints and inventory in; reviews out.
+
+It indexes constraints by kind, matches them in Python, asks the template's driver only for the
+constraints that matched, and turns what the driver reports into Results with enforcement actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .drivers.base import Driver, Violation
+from .enforcement import WEBHOOK
+from .errors import ConstraintError, MatchError, TemplateError
+from .inventory import Inventory
+from .match import review_matches
+from .model import Constraint, ConstraintTemplate, parse_constraint, parse_template
+from .results import Responses, Result, merge_and_sort
+from .review import ORIGINAL, Review, build_review
+
+AUTOREJECT_PREFIX = "unable to match constraints: "
+
+
+def default_drivers() -> list[Driver]:
+    """The engines, in preference order (the Rego engine is loaded only when a client is made)."""
+    from .drivers.rego import RegoDriver
+
+    return [RegoDriver()]
+
+
+class Client:
+    """Reviews objects and admission requests against ConstraintTemplates and constraints.
+
+    `enforcement_point` decides which scoped actions apply and whether templates' `operations` filter
+    the review (only at the webhook, `validation.gatekeeper.sh`, the default).
+    """
+
+    def __init__(self, *, enforcement_point: str = WEBHOOK, drivers: Sequence[Driver] | None = None) -> None:
+        self.enforcement_point = enforcement_point
+        self._drivers = list(drivers) if drivers is not None else default_drivers()
+        self._templates: dict[str, ConstraintTemplate] = {}
+        self._template_driver: dict[str, Driver] = {}
+        self._constraints: dict[str, dict[str, Constraint]] = {}
+        self.inventory = Inventory()
+
+    # -- templates --------------------------------------------------------------------------------
+    def add_template(self, template: ConstraintTemplate | dict[str, Any], source: str | None = None) -> ConstraintTemplate:
+        """Validate and compile a template; replaces one of the same kind, keeping its constraints."""
+        if not isinstance(template, ConstraintTemplate):
+            template = parse_template(template, source)
+        driver = self._driver_for(template)
+        driver.add_template(template)
+        old_driver = self._template_driver.get(template.kind)
+        if old_driver is not None and old_driver is not driver:
+            old_driver.remove_template(template.kind)
+        self._templates[template.kind] = template
+        self._template_driver[template.kind] = driver
+        self._constraints.setdefault(template.kind, {})
+        return template
+
+    def _driver_for(self, template: ConstraintTemplate) -> Driver:
+        for driver in self._drivers:
+            if driver.engine in template.code:
+                return driver
+        engines = ", ".join(template.code) or "none"
+        raise TemplateError(
+            f"no language driver is installed that handles this constraint template (engines: {engines})",
+            source=template.source,
+            obj=f"ConstraintTemplate/{template.name}",
+        )
+
+    def remove_template(self, kind: str) -> None:
+        """Remove a template (by kind or name) and all its constraints."""
+        kind = next((k for k, t in self._templates.items() if kind in (k, t.name)), kind)
+        if kind in self._templates:
+            self._template_driver.pop(kind).remove_template(kind)
+            del self._templates[kind]
+            self._constraints.pop(kind, None)
+
+    @property
+    def templates(self) -> dict[str, ConstraintTemplate]:
+        return dict(self._templates)
+
+    # -- constraints ------------------------------------------------------------------------------
+    def add_constraint(self, constraint: Constraint | dict[str, Any], source: str | None = None) -> Constraint:
+        """Validate a constraint against its template and add it (replacing one of the same name)."""
+        if not isinstance(constraint, Constraint):
+            kind = constraint.get("kind") if isinstance(constraint, dict) else None
+            template = self._templates.get(kind) if isinstance(kind, str) else None
+            if template is None:
+                name = (constraint.get("metadata") or {}).get("name") if isinstance(constraint, dict) else None
+                raise ConstraintError(
+                    f"no ConstraintTemplate defines kind {kind!r}: add the template first",
+                    source=source,
+                    obj=f"{kind or '<no kind>'}/{name or '<no name>'}",
+                )
+            constraint = parse_constraint(constraint, template, source)
+        elif constraint.kind not in self._templates:
+            raise ConstraintError(f"no ConstraintTemplate defines kind {constraint.kind!r}", obj=constraint.name)
+        self._constraints[constraint.kind][constraint.name] = constraint
+        return constraint
+
+    def remove_constraint(self, kind: str, name: str) -> None:
+        self._constraints.get(kind, {}).pop(name, None)
+
+    @property
+    def constraints(self) -> list[Constraint]:
+        return [c for kind in sorted(self._constraints) for _, c in sorted(self._constraints[kind].items())]
+
+    # -- inventory --------------------------------------------------------------------------------
+    def add_data(self, obj: dict[str, Any]) -> None:
+        """Add an object to `data.inventory` (a Namespace also serves namespace lookups for matching)."""
+        self.inventory.add(obj)
+        self._publish_inventory()
+
+    def remove_data(self, obj: dict[str, Any]) -> None:
+        self.inventory.remove(obj)
+        self._publish_inventory()
+
+    def _publish_inventory(self) -> None:
+        for driver in self._drivers:
+            driver.set_inventory(self.inventory.tree)
+
+    # -- review -----------------------------------------------------------------------------------
+    def review(
+        self,
+        thing: Review | dict[str, Any],
+        *,
+        namespace: dict[str, Any] | None = None,
+        source: str = ORIGINAL,
+        enforcement_point: str | None = None,
+        namespace_in_input: bool = True,
+    ) -> Responses:
+        """Review an object, AdmissionRequest or AdmissionReview against every constraint.
+
+        `namespace` is the object's Namespace (used by namespaceSelector and, unless
+        `namespace_in_input` is false, given to templates as `input.review.namespaceObject`); when it is
+        None the Namespace is looked up in the inventory. Raises ReviewError for a request that cannot
+        be reviewed.
+        """
+        review = thing if isinstance(thing, Review) else build_review(thing, namespace=namespace, source=source)
+        point = enforcement_point or self.enforcement_point
+        match_ns = review.namespace
+        if match_ns is None and review.namespace_name:
+            match_ns = self.inventory.namespace(review.namespace_name)
+        document = review.document(with_namespace=namespace_in_input)
+        violating = review.object or review.old_object
+
+        results: list[Result] = []
+        for kind in sorted(self._constraints):
+            template = self._templates[kind]
+            if point == WEBHOOK and not template.runs_on(review.operation):
+                continue
+            matched: list[Constraint] = []
+            for _, constraint in sorted(self._constraints[kind].items()):
+                actions = constraint.actions_at(point)
+                if actions is None:
+                    continue
+                try:
+                    if review_matches(constraint.match, review, match_ns):
+                        matched.append(constraint)
+                except MatchError as exc:
+                    results.append(_result(Violation(constraint, AUTOREJECT_PREFIX + exc.reason), point, violating))
+            if matched:
+                violations = self._template_driver[kind].query(kind, matched, document)
+                results += [_result(v, point, violating) for v in violations]
+        return Responses(merge_and_sort(results))
+
+
+def _result(violation: Violation, point: str, violating: dict[str, Any] | None) -> Result:
+    constraint = violation.constraint
+    scoped = constraint.actions_at(point) if constraint.scoped_enforcement_actions else None
+    return Result(
+        msg=violation.msg,
+        constraint=constraint,
+        enforcement_action=constraint.enforcement_action,
+        scoped_actions=tuple(scoped or ()) if constraint.enforcement_action == "scoped" else (),
+        details=violation.details,
+        violating_object=violating,
+    )

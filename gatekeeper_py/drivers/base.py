@@ -1,0 +1,38 @@
+"""The interface every engine implements (modelled on frameworks' Go `Driver`).
+
+A driver compiles templates and evaluates them; it never reads files and never matches: the client
+passes it only the constraints that already matched the review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..model import Constraint, ConstraintTemplate
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One violation a template reported for one constraint."""
+
+    constraint: Constraint
+    msg: str
+    details: Any = field(default_factory=dict)
+
+
+class Driver(Protocol):
+    engine: str
+    """The `code[].engine` this driver runs, e.g. "Rego"."""
+
+    def add_template(self, template: ConstraintTemplate) -> None:
+        """Compile a template (replacing one of the same kind); raise TemplateError if it cannot."""
+
+    def remove_template(self, kind: str) -> None: ...
+
+    def set_inventory(self, inventory: dict[str, Any]) -> None:
+        """The referential data templates read as `data.inventory`."""
+
+    def query(self, kind: str, constraints: Sequence[Constraint], review: dict[str, Any]) -> list[Violation]:
+        """Evaluate template `kind` for each of `constraints` against the `input.review` document."""

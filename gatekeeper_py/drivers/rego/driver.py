@@ -1,0 +1,163 @@
+"""Run Gatekeeper's Rego templates on rego-cpp, one compiled bundle per template.
+
+Each template gets its own bundle, so templates with the same package, or libs of the same name, never
+meet. Gatekeeper's compile-time rules (required `violation`, allowed imports, lib packages, allowed data
+references) are checked here on the source with strings and comments blanked out; the full Rego front-end
+(parser and v0 support) is tracked separately.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import ReviewError, TemplateError
+from ...model import Constraint, ConstraintTemplate, RegoSource
+from ..base import Violation
+from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
+
+ENGINE = "Rego"
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_IMPORT = re.compile(r"^\s*import\s+([^\s]+)", re.MULTILINE)
+_VIOLATION_RULE = re.compile(r"^\s*violation\b", re.MULTILINE)
+_DATA_REF = re.compile(r"\bdata\s*(?:\.\s*([A-Za-z_]\w*)|\[)")
+_ALLOWED_DATA = ("lib", "inventory")
+
+
+def blank_strings_and_comments(source: str) -> str:
+    """The source with string literals emptied and comments removed, line structure kept."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "#":
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif ch in "\"`":
+            j = i + 1
+            while j < n and source[j] != ch:
+                j += 2 if ch == '"' and source[j] == "\\" else 1
+            out.append(ch + "\n" * source.count("\n", i, j) + ch)
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def check_module(kind: str, source: str, *, entry: bool) -> str:
+    """Gatekeeper's rules for a template module or lib; returns the package path."""
+    code = blank_strings_and_comments(source)
+    package = _PACKAGE.search(code)
+    if not package:
+        raise TemplateError("invalid ConstraintTemplate: invalid rego: module has no package declaration")
+    path = package.group(1)
+    if entry and not _VIOLATION_RULE.search(code):
+        raise TemplateError("invalid ConstraintTemplate: invalid rego: invalid module: missing required rules: [violation]")
+    if not entry and not path.startswith("lib."):
+        raise TemplateError(f"invalid ConstraintTemplate: invalid lib prefix: path data.{path} not found in lib prefixes")
+    for imported in _IMPORT.findall(code):
+        if imported == "input" or imported.startswith("input."):
+            raise TemplateError(f"invalid ConstraintTemplate: cannot import input: {imported}")
+        if not (imported.startswith("data.lib.") or imported.startswith("future.")):
+            raise TemplateError(f'invalid ConstraintTemplate: invalid import: bad import: "{imported}"')
+    for ref in _DATA_REF.finditer(code):
+        if ref.group(1) not in _ALLOWED_DATA:
+            shown = f"data.{ref.group(1)}" if ref.group(1) else "data[...]"
+            raise TemplateError(
+                f"invalid ConstraintTemplate: invalid data references: check refs failed on module {kind}: "
+                f"disallowed ref {shown}"
+            )
+    return path
+
+
+class _TemplateProgram:
+    """One template's modules, compiled; rebuilt when the inventory it reads changes."""
+
+    def __init__(self, template: ConstraintTemplate, rego: RegoSource):
+        self.kind = template.kind
+        self.modules = {f"{template.kind}.rego": rego.rego}
+        package = check_module(template.kind, rego.rego, entry=True)
+        for i, lib in enumerate(rego.libs):
+            check_module(template.kind, lib, entry=False)
+            self.modules[f"{template.kind}.lib{i}.rego"] = lib
+        self.entrypoint = package.replace(".", "/") + "/violation"
+        self.reads_inventory = any("inventory" in m for m in map(blank_strings_and_comments, self.modules.values()))
+        self.policy: CompiledPolicy | None = None
+        self.built_for: int = -1
+
+    def compiled(self, inventory: dict[str, Any], version: int) -> CompiledPolicy:
+        if self.policy is None or (self.reads_inventory and self.built_for != version):
+            data = {"inventory": inventory} if self.reads_inventory else None
+            self.policy = CompiledPolicy(self.modules, self.entrypoint, data)
+            self.built_for = version
+        return self.policy
+
+
+class RegoDriver:
+    """Templates with a `Rego` code entry (Rego v1 for now)."""
+
+    engine = ENGINE
+
+    def __init__(self) -> None:
+        self._programs: dict[str, _TemplateProgram] = {}
+        self._inventory: dict[str, Any] = {}
+        self._inventory_version = 0
+
+    def add_template(self, template: ConstraintTemplate) -> None:
+        rego = template.rego
+        if rego is None:
+            raise TemplateError("the template has no Rego source", source=template.source, obj=f"ConstraintTemplate/{template.name}")
+        try:
+            if rego.version != "v1":
+                raise TemplateError(
+                    "Rego v0 is not supported yet: rego-cpp only runs Rego v1; write the template in Rego v1 "
+                    'and set `version: "v1"` in its Rego source'
+                )
+            program = _TemplateProgram(template, rego)
+            program.compiled(self._inventory, self._inventory_version)
+        except EngineError as exc:
+            raise TemplateError(f"invalid ConstraintTemplate: {exc}", source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
+        except TemplateError as exc:
+            raise TemplateError(exc.reason, source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
+        self._programs[template.kind] = program
+
+    def remove_template(self, kind: str) -> None:
+        self._programs.pop(kind, None)
+
+    def set_inventory(self, inventory: dict[str, Any]) -> None:
+        self._inventory = inventory
+        self._inventory_version += 1
+
+    def query(self, kind: str, constraints: Sequence[Constraint], review: dict[str, Any]) -> list[Violation]:
+        program = self._programs[kind]
+        try:
+            policy = program.compiled(self._inventory, self._inventory_version)
+        except EngineError as exc:
+            return [Violation(c, f"template {kind} failed to compile with the current inventory: {exc}") for c in constraints]
+        review_json = to_engine_json(review)
+        violations: list[Violation] = []
+        for constraint in constraints:
+            params_json = to_engine_json(constraint.parameters or {})
+            value = policy.evaluate(f'{{"review":{review_json},"parameters":{params_json}}}')
+            if isinstance(value, EvalError):
+                violations.append(Violation(constraint, value.message))
+                continue
+            violations += _violations(kind, constraint, value)
+        return violations
+
+
+def _violations(kind: str, constraint: Constraint, value: Any) -> list[Violation]:
+    """What Gatekeeper's hook keeps: objects with a `msg`; a non-string msg fails the review."""
+    found: list[Violation] = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, dict) or "msg" not in item:
+            continue
+        if not isinstance(item["msg"], str):
+            raise ReviewError(
+                f"extracting message binding: template {kind} returned a non-string msg {item['msg']!r} "
+                f"for constraint {constraint.name}"
+            )
+        found.append(Violation(constraint, item["msg"], item.get("details", {})))
+    return found

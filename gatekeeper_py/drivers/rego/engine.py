@@ -1,0 +1,154 @@
+"""A crash-aware wrapper over regopy (rego-cpp): compile once, evaluate many times.
+
+What it avoids, each measured (../shared/docs/regopy-notes.md and tests/test_engine.py):
+- `regopy.Output` parses the output text as JSON in its constructor, and that text is not always JSON;
+  results are read here through the node API only.
+- Reading results from an error output aborts the process, and an error can come back with `ok()` true;
+  the root node's kind is checked first and errors are read from their message nodes.
+- rego-cpp keeps strings in their JSON-escaped form: input goes in as JSON text (so input strings and
+  the template's string literals share that form), and each string node is JSON-decoded on the way out.
+- `with` crashes rego-cpp's compiler, so each evaluation sets the whole input instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from regopy import Interpreter, RegoError
+from regopy.rego_shared import (
+    NodeKind,
+    rego_bundle_query_entrypoint,
+    rego_free_output,
+    rego_node_get,
+    rego_node_size,
+    rego_node_type,
+    rego_node_value,
+    rego_output_node,
+)
+
+_ERROR_KINDS = (NodeKind.Error, NodeKind.ErrorSeq)
+_SCALAR_WRAPPERS = (NodeKind.Term, NodeKind.Scalar)
+_ERROR_AT = re.compile(r"\(error\s+\d+:(?P<file>[^|\s]*)\|(?P<offset>\d+)\|\d+\s+\(errormsg\s+\d+:(?P<msg>[^)\n]*)")
+
+
+class EngineError(Exception):
+    """rego-cpp rejected a module (`line`/`column` are 1-based when known) or failed an evaluation."""
+
+    def __init__(self, message: str, module: str | None = None, line: int | None = None, column: int | None = None):
+        self.message, self.module, self.line, self.column = message, module, line, column
+        where = f"{module}:{line}:{column}: " if module and line else ""
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class EvalError:
+    """An evaluation that produced an error instead of a value."""
+
+    message: str
+
+
+def to_engine_json(value: Any) -> str:
+    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:
+    """The first error of a rego-cpp compile failure, located by module, line and column."""
+    text = str(exc)
+    found = _ERROR_AT.search(text)
+    if not found:
+        return EngineError(text.strip().splitlines()[0] if text.strip() else "compile error")
+    module, offset = found["file"], int(found["offset"])
+    source = sources.get(module, "")
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return EngineError(found["msg"].strip(), module, line, column)
+
+
+class CompiledPolicy:
+    """Modules built into one rego-cpp bundle with one entrypoint (`pkg/path/rule`)."""
+
+    def __init__(self, modules: dict[str, str], entrypoint: str, data: dict[str, Any] | None = None):
+        builder = Interpreter()
+        try:
+            for name, source in modules.items():
+                builder.add_module(name, source)
+            if data is not None:
+                builder.add_data_json(to_engine_json(data))
+            self._bundle = builder.build(None, [entrypoint])
+        except RegoError as exc:
+            raise compile_error(exc, modules) from None
+        if not self._bundle.ok():
+            raise EngineError(f"rego-cpp could not build entrypoint {entrypoint}")
+        self.entrypoint = entrypoint
+        self._runner = Interpreter()
+
+    def evaluate(self, input_json: str) -> Any:
+        """The entrypoint's value for this input (JSON text); None when undefined; EvalError on error."""
+        self._runner.set_input_term(input_json)
+        out = rego_bundle_query_entrypoint(self._runner._impl, self._bundle._impl, self.entrypoint)
+        try:
+            return _read_output(rego_output_node(out))
+        finally:
+            rego_free_output(out)
+
+
+def _read_output(root: Any) -> Any:
+    kind = rego_node_type(root)
+    if kind in _ERROR_KINDS:
+        return EvalError("; ".join(_error_messages(root)) or "rego evaluation error")
+    if kind != NodeKind.Results or rego_node_size(root) == 0:
+        return None
+    result = rego_node_get(root, 0)
+    terms = rego_node_get(result, 0) if rego_node_size(result) else None
+    if terms is None or rego_node_type(terms) != NodeKind.Terms or rego_node_size(terms) == 0:
+        return None
+    return decode(rego_node_get(terms, 0))
+
+
+def _error_messages(node: Any) -> list[str]:
+    if rego_node_type(node) == NodeKind.ErrorMessage:
+        return [rego_node_value(node)]
+    messages: list[str] = []
+    if rego_node_type(node) in _ERROR_KINDS:
+        for i in range(rego_node_size(node)):
+            messages += _error_messages(rego_node_get(node, i))
+    return messages
+
+
+def _decode_string(raw: str) -> str:
+    try:
+        return json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+
+
+def decode(node: Any) -> Any:
+    """A rego-cpp value node as plain Python: sets become lists, in rego-cpp's (sorted) order."""
+    kind = rego_node_type(node)
+    while kind in _SCALAR_WRAPPERS:
+        node = rego_node_get(node, 0)
+        kind = rego_node_type(node)
+    if kind == NodeKind.String:
+        return _decode_string(rego_node_value(node))
+    if kind == NodeKind.Int:
+        return int(rego_node_value(node))
+    if kind == NodeKind.Float:
+        return float(rego_node_value(node))
+    if kind in (NodeKind.Boolean, NodeKind.True_, NodeKind.False_):
+        return rego_node_value(node) == "true"
+    if kind == NodeKind.Null:
+        return None
+    if kind in (NodeKind.Array, NodeKind.Set, NodeKind.Terms):
+        return [decode(rego_node_get(node, i)) for i in range(rego_node_size(node))]
+    if kind == NodeKind.Object:
+        out: dict[str, Any] = {}
+        for i in range(rego_node_size(node)):
+            item = rego_node_get(node, i)
+            key = decode(rego_node_get(item, 0))
+            out[key if isinstance(key, str) else json.dumps(key)] = decode(rego_node_get(item, 1))
+        return out
+    raise EngineError(f"unexpected rego-cpp node kind {kind}")

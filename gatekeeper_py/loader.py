@@ -1,0 +1,115 @@
+"""Read Kubernetes manifests from files, directories and stdin.
+
+Every document keeps where it came from, so an error can name the file and the document.
+YAML is read the way Kubernetes' own tooling reads it into JSON: timestamps stay strings and
+mapping keys become strings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import LoadError
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = "-"
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """SafeLoader without the timestamp resolver: `2024-01-01` stays a string, as in JSON."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _string_keys(value: Any) -> Any:
+    """Mapping keys become strings (YAML allows `80: x`; JSON and Kubernetes do not)."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else json.dumps(k).strip('"'): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Document:
+    """One parsed manifest and where it came from."""
+
+    obj: Any
+    path: str
+    index: int = 0
+    count: int = 1
+
+    @property
+    def source(self) -> str:
+        """`path`, or `path (document N)` inside a multi-document stream."""
+        return self.path if self.count == 1 else f"{self.path} (document {self.index + 1})"
+
+
+def object_id(obj: Any) -> str:
+    """`Kind/namespace/name` of a manifest, as far as it has them."""
+    if not isinstance(obj, dict):
+        return ""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    kind = obj.get("kind") or "<no kind>"
+    name = meta.get("name") or meta.get("generateName") or "<no name>"
+    namespace = meta.get("namespace")
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def parse_text(text: str, path: str) -> list[Document]:
+    """Parse a YAML or JSON document stream; empty documents are skipped."""
+    try:
+        raw = [doc for doc in yaml.load_all(text, Loader=_ManifestLoader) if doc is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise LoadError(f"invalid YAML/JSON{where}: {problem}", source=path) from None
+    docs = [_string_keys(doc) for doc in raw]
+    return [Document(obj=doc, path=path, index=i, count=len(docs)) for i, doc in enumerate(docs)]
+
+
+def read_file(path: Path | str) -> list[Document]:
+    """All documents of one file, or of stdin for `-`."""
+    name = str(path)
+    if name == STDIN:
+        return parse_text(sys.stdin.read(), "<stdin>")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise LoadError(f"cannot read file: {reason}", source=name) from None
+    return parse_text(text, name)
+
+
+def manifest_files(path: Path | str) -> list[Path]:
+    """The manifest files under a directory (recursive, sorted), or the file itself."""
+    p = Path(path)
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MANIFEST_SUFFIXES)
+    if not p.exists():
+        raise LoadError("no such file or directory", source=str(path))
+    if p.suffix.lower() not in MANIFEST_SUFFIXES:
+        raise LoadError(f"not a manifest file: expected one of {', '.join(MANIFEST_SUFFIXES)}", source=str(path))
+    return [p]
+
+
+def read_paths(paths: Iterable[Path | str]) -> Iterator[Document]:
+    """Documents from files, directories (recursive) and `-` (stdin), in the order given."""
+    for path in paths:
+        if str(path) == STDIN:
+            yield from read_file(STDIN)
+            continue
+        for file in manifest_files(path):
+            yield from read_file(file)

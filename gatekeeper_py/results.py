@@ -1,0 +1,93 @@
+"""Review results: what each constraint found, with enforcement actions, merged and ordered as Gatekeeper does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .enforcement import DENY, SCOPED, WARN
+from .model import Constraint
+from .model.template import TARGET_NAME
+
+
+@dataclass(frozen=True)
+class Result:
+    """One violation (or autoreject) of one constraint."""
+
+    msg: str
+    constraint: Constraint
+    enforcement_action: str
+    scoped_actions: tuple[str, ...] = ()
+    details: Any = field(default_factory=dict)
+    violating_object: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    target: str = TARGET_NAME
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What this result does at the enforcement point it came from."""
+        return self.scoped_actions if self.enforcement_action == SCOPED else (self.enforcement_action,)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of frameworks' `types.Result` as gator prints it."""
+        out: dict[str, Any] = {
+            "target": self.target,
+            "msg": self.msg,
+            "metadata": {"details": self.details},
+            "constraint": self.constraint.obj,
+            "enforcementAction": self.enforcement_action,
+        }
+        if self.scoped_actions:
+            out["scopedActions"] = list(self.scoped_actions)
+        return out
+
+
+def _identity(result: Result) -> tuple[str, str, str, str]:
+    details = json.dumps(result.details, sort_keys=True, default=str)
+    return (result.constraint.kind, result.constraint.name, result.msg, details)
+
+
+def merge_and_sort(results: list[Result]) -> list[Result]:
+    """Identical results of one constraint merged; ordered by (action, msg), ties by constraint kind and name.
+
+    Gatekeeper sorts by (action, msg) with an unstable sort; the tie-break makes our order reproducible.
+    """
+    unique: dict[tuple[str, str, str, str], Result] = {}
+    for result in results:
+        unique.setdefault(_identity(result), result)
+    return sorted(
+        unique.values(),
+        key=lambda r: (r.enforcement_action, r.msg, r.constraint.kind, r.constraint.name),
+    )
+
+
+@dataclass(frozen=True)
+class Responses:
+    """The outcome of one review."""
+
+    results: list[Result]
+
+    def _messages(self, action: str) -> list[str]:
+        return [f"[{r.constraint.name}] {r.msg}" for r in self.results if action in r.actions]
+
+    @property
+    def allowed(self) -> bool:
+        """False when any result denies."""
+        return not any(DENY in r.actions for r in self.results)
+
+    @property
+    def deny_messages(self) -> list[str]:
+        """`[constraint-name] msg` for every deny, as the webhook reports them."""
+        return self._messages(DENY)
+
+    @property
+    def warnings(self) -> list[str]:
+        """`[constraint-name] msg` for every warn."""
+        return self._messages(WARN)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self.results)
