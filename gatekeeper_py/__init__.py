@@ -1,10 +1,10 @@
 """gatekeeper-py: run OPA Gatekeeper ConstraintTemplates and constraints in Python.
 
-    from gatekeeper_py import Client
-    client = Client()
-    client.add_template(template_dict)
-    client.add_constraint(constraint_dict)
-    responses = client.review(admission_review_dict)
+from gatekeeper_py import Client
+client = Client()
+client.add_template(template_dict)
+client.add_constraint(constraint_dict)
+responses = client.review(admission_review_dict)
 """
 
 from .client import Client

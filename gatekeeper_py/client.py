@@ -6,16 +6,17 @@ constraints that matched, and turns what the driver reports into Results with en
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .drivers.base import Driver, Violation
-from .enforcement import WEBHOOK
-from .errors import ConstraintError, MatchError, TemplateError
+from .enforcement import SCOPED, WEBHOOK
+from .errors import ConstraintError, GatekeeperPyError, MatchError, TemplateError
 from .inventory import Inventory
+from .loader import Document
 from .match import review_matches
-from .model import Constraint, ConstraintTemplate, parse_constraint, parse_template
-from .results import Responses, Result, merge_and_sort
+from .model import Constraint, ConstraintTemplate, is_constraint, is_template, parse_constraint, parse_template
+from .results import Responses, Result, sort_results
 from .review import ORIGINAL, Review, build_review
 
 AUTOREJECT_PREFIX = "unable to match constraints: "
@@ -43,8 +44,26 @@ class Client:
         self._constraints: dict[str, dict[str, Constraint]] = {}
         self.inventory = Inventory()
 
+    def add_policies(self, documents: Iterable[Document]) -> list[GatekeeperPyError]:
+        """Add every ConstraintTemplate among `documents`, then every constraint; other kinds are ignored.
+
+        A bad template or constraint is skipped and its error returned, so the rest keeps working.
+        """
+        docs = list(documents)
+        errors: list[GatekeeperPyError] = []
+        for is_kind, add in ((is_template, self.add_template), (is_constraint, self.add_constraint)):
+            for doc in docs:
+                if is_kind(doc.obj):
+                    try:
+                        add(doc.obj, doc.source)
+                    except GatekeeperPyError as exc:
+                        errors.append(exc)
+        return errors
+
     # -- templates --------------------------------------------------------------------------------
-    def add_template(self, template: ConstraintTemplate | dict[str, Any], source: str | None = None) -> ConstraintTemplate:
+    def add_template(
+        self, template: ConstraintTemplate | dict[str, Any], source: str | None = None
+    ) -> ConstraintTemplate:
         """Validate and compile a template; replaces one of the same kind, keeping its constraints."""
         if not isinstance(template, ConstraintTemplate):
             template = parse_template(template, source)
@@ -164,17 +183,17 @@ class Client:
             if matched:
                 violations = self._template_driver[kind].query(kind, matched, document)
                 results += [_result(v, point, violating) for v in violations]
-        return Responses(merge_and_sort(results))
+        return Responses(sort_results(results))
 
 
 def _result(violation: Violation, point: str, violating: dict[str, Any] | None) -> Result:
     constraint = violation.constraint
-    scoped = constraint.actions_at(point) if constraint.scoped_enforcement_actions else None
+    scoped = constraint.enforcement_action == SCOPED
     return Result(
         msg=violation.msg,
         constraint=constraint,
         enforcement_action=constraint.enforcement_action,
-        scoped_actions=tuple(scoped or ()) if constraint.enforcement_action == "scoped" else (),
+        scoped_actions=tuple(constraint.actions_at(point) or ()) if scoped else (),
         details=violation.details,
         violating_object=violating,
     )

@@ -29,8 +29,7 @@ def enforcement_action_problems(action: str, scoped: Any) -> list[str]:
     if scoped is None:
         return ["missing required field: spec.scopedEnforcementActions must be defined"]
     shape = (
-        "spec.scopedEnforcementAction must be in the format of "
-        "[]{action: string, enforcementPoints: []{name: string}}"
+        "spec.scopedEnforcementAction must be in the format of []{action: string, enforcementPoints: []{name: string}}"
     )
     if not isinstance(scoped, list) or not all(_is_scoped_entry(e) for e in scoped):
         return [shape]

@@ -8,6 +8,7 @@ mapping keys become strings.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,16 +21,31 @@ from .errors import LoadError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")
 
 
 class _ManifestLoader(yaml.SafeLoader):
-    """SafeLoader without the timestamp resolver: `2024-01-01` stays a string, as in JSON."""
+    """SafeLoader whose plain scalars resolve as in Kubernetes' go-yaml: timestamps, `1:20` (base 60) and `=`
+    stay strings, and `1e3` is a number."""
 
 
+_REPLACED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("timestamp", "int", "float", "value")}
 _ManifestLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED_TAGS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_ManifestLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*)$"),
+    list("-+0123456789"),
+)
+_ManifestLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
 
 
 def _string_keys(value: Any) -> Any:
@@ -67,10 +83,25 @@ def object_id(obj: Any) -> str:
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
+def _json_stream(text: str) -> list[Any]:
+    """Concatenated JSON values, as Kubernetes' YAMLOrJSONDecoder reads a stream that starts with `{`."""
+    decoder, docs, pos = json.JSONDecoder(), [], 0
+    while (pos := _JSON_SPACE.match(text, pos).end()) < len(text):
+        doc, pos = decoder.raw_decode(text, pos)
+        docs.append(doc)
+    return docs
+
+
 def parse_text(text: str, path: str) -> list[Document]:
-    """Parse a YAML or JSON document stream; empty documents are skipped."""
+    """Parse a YAML or JSON document stream; empty documents (nothing, null or `{}`) are skipped."""
     try:
-        raw = [doc for doc in yaml.load_all(text, Loader=_ManifestLoader) if doc is not None]
+        if text.lstrip().startswith("{"):
+            raw = [doc for doc in _json_stream(text) if doc not in (None, {})]
+        else:
+            raw = [doc for doc in yaml.load_all(text, Loader=_ManifestLoader) if doc not in (None, {})]
+    except json.JSONDecodeError as exc:
+        where = f" at line {exc.lineno}, column {exc.colno}"
+        raise LoadError(f"invalid YAML/JSON{where}: {exc.msg}", source=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -106,10 +137,28 @@ def manifest_files(path: Path | str) -> list[Path]:
 
 
 def read_paths(paths: Iterable[Path | str]) -> Iterator[Document]:
-    """Documents from files, directories (recursive) and `-` (stdin), in the order given."""
+    """Documents from files, directories (recursive) and `-` (stdin), in the order given; stops at an error."""
     for path in paths:
         if str(path) == STDIN:
             yield from read_file(STDIN)
             continue
         for file in manifest_files(path):
             yield from read_file(file)
+
+
+def load_all(paths: Iterable[Path | str]) -> tuple[list[Document], list[LoadError]]:
+    """Every readable document under `paths`, and one error per path or file that could not be read."""
+    docs: list[Document] = []
+    errors: list[LoadError] = []
+    for path in paths:
+        try:
+            files: list[Path | str] = [STDIN] if str(path) == STDIN else list(manifest_files(path))
+        except LoadError as exc:
+            errors.append(exc)
+            continue
+        for file in files:
+            try:
+                docs += read_file(file)
+            except LoadError as exc:
+                errors.append(exc)
+    return docs, errors

@@ -22,7 +22,7 @@ SOURCES = ("All", "Generated", ORIGINAL)
 def wildcard_matches(pattern: str, candidate: str) -> bool:
     """`*x*` contains, `*x` suffix, `x*` prefix, else equality; `*` matches everything."""
     if pattern.startswith("*") and pattern.endswith("*"):
-        return pattern.strip("*") in candidate if len(pattern) > 1 else True
+        return pattern[1:-1] in candidate
     if pattern.startswith("*"):
         return candidate.endswith(pattern[1:])
     if pattern.endswith("*"):
@@ -35,7 +35,7 @@ def generate_name_matches(pattern: str, generate_name: str) -> bool:
     if not generate_name:
         return False
     if pattern.startswith("*") and pattern.endswith("*") and len(pattern) > 1:
-        return pattern.strip("*") in generate_name
+        return pattern[1:-1] in generate_name
     if pattern.endswith("*") and not pattern.startswith("*"):
         return generate_name.startswith(pattern[:-1])
     return False

@@ -1,8 +1,7 @@
-"""Review results: what each constraint found, with enforcement actions, merged and ordered as Gatekeeper does."""
+"""Review results: what each constraint found, with enforcement actions, ordered as Gatekeeper orders them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,23 +42,12 @@ class Result:
         return out
 
 
-def _identity(result: Result) -> tuple[str, str, str, str]:
-    details = json.dumps(result.details, sort_keys=True, default=str)
-    return (result.constraint.kind, result.constraint.name, result.msg, details)
-
-
-def merge_and_sort(results: list[Result]) -> list[Result]:
-    """Identical results of one constraint merged; ordered by (action, msg), ties by constraint kind and name.
+def sort_results(results: list[Result]) -> list[Result]:
+    """Ordered by (action, msg), ties by constraint kind and name.
 
     Gatekeeper sorts by (action, msg) with an unstable sort; the tie-break makes our order reproducible.
     """
-    unique: dict[tuple[str, str, str, str], Result] = {}
-    for result in results:
-        unique.setdefault(_identity(result), result)
-    return sorted(
-        unique.values(),
-        key=lambda r: (r.enforcement_action, r.msg, r.constraint.kind, r.constraint.name),
-    )
+    return sorted(results, key=lambda r: (r.enforcement_action, r.msg, r.constraint.kind, r.constraint.name))
 
 
 @dataclass(frozen=True)

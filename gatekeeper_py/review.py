@@ -166,9 +166,7 @@ def is_admission_request(obj: Any) -> bool:
     )
 
 
-def build_review(
-    thing: dict[str, Any], *, namespace: dict[str, Any] | None = None, source: str = ORIGINAL
-) -> Review:
+def build_review(thing: dict[str, Any], *, namespace: dict[str, Any] | None = None, source: str = ORIGINAL) -> Review:
     """A Review from a plain object, an AdmissionRequest or an AdmissionReview."""
     if is_admission_review(thing):
         if "request" not in thing or thing["request"] is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 
-class TestOutput(str, Enum):
+class TestOutput(StrEnum):
     human = "human"
     json = "json"
     yaml = "yaml"
@@ -32,7 +32,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Run OPA Gatekeeper ConstraintTemplates and constraints: a gator-compatible CLI."""
 
@@ -41,7 +43,9 @@ def main_options(
 def test_command(
     filename: Annotated[
         list[str],
-        typer.Option("--filename", "-f", help="File or directory (recursive) of templates, constraints and objects; - for stdin."),
+        typer.Option(
+            "--filename", "-f", help="File or directory (recursive) of templates, constraints and objects; - for stdin."
+        ),
     ],
     output: Annotated[TestOutput, typer.Option("--output", "-o", help="Output format.")] = TestOutput.human,
     deny_only: Annotated[bool, typer.Option("--deny-only", help="Show only results whose action is deny.")] = False,

@@ -6,16 +6,15 @@ object reviewed. Bad documents are reported one line each and skipped; the rest 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import Client
 from ..enforcement import DENY, GATOR
 from ..errors import GatekeeperPyError
-from ..loader import Document, read_paths
-from ..model import is_constraint, is_template
+from ..loader import Document, load_all
 from ..results import Result
+from ..review import review_object
 from .output import error_line, go_quote, to_json, to_yaml
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
@@ -46,20 +45,12 @@ def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) ->
     return None
 
 
-def _load(paths: Iterable[str], run: TestRun) -> list[Document]:
-    docs: list[Document] = []
-    for path in paths:
-        try:
-            docs += list(read_paths([path]))
-        except GatekeeperPyError as exc:
-            run.fail(exc)
-    return docs
-
-
 def run_test(paths: list[str]) -> TestRun:
     """Load, add and review everything under `paths`."""
     run = TestRun()
-    docs = _load(paths, run)
+    docs, load_errors = load_all(paths)
+    for error in load_errors:
+        run.fail(error)
     objects = []
     for doc in docs:
         if isinstance(doc.obj, dict) and doc.obj.get("kind"):
@@ -67,18 +58,8 @@ def run_test(paths: list[str]) -> TestRun:
         else:
             run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
     client = Client(enforcement_point=GATOR)
-    for doc in objects:
-        if is_template(doc.obj):
-            try:
-                client.add_template(doc.obj, doc.source)
-            except GatekeeperPyError as exc:
-                run.fail(exc)
-    for doc in objects:
-        if is_constraint(doc.obj):
-            try:
-                client.add_constraint(doc.obj, doc.source)
-            except GatekeeperPyError as exc:
-                run.fail(exc)
+    for error in client.add_policies(objects):
+        run.fail(error)
     namespaces = {}
     for doc in objects:
         try:
@@ -89,7 +70,8 @@ def run_test(paths: list[str]) -> TestRun:
             namespaces[(doc.obj.get("metadata") or {}).get("name", "")] = doc.obj
     for doc in objects:
         try:
-            responses = client.review(doc.obj, namespace=namespace_for(doc.obj, namespaces), namespace_in_input=False)
+            review = review_object(doc.obj, namespace=namespace_for(doc.obj, namespaces))
+            responses = client.review(review, namespace_in_input=False)
         except GatekeeperPyError as exc:
             run.fail(f"{doc.source}: {exc}")
             continue

@@ -104,11 +104,13 @@ def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None 
             "(lowercase letters, digits, '-' and '.')",
             SchemaError,
         )
-    spec = obj.get("spec", {})
+    spec = obj.get("spec")
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
         raise fail("schema validation failed: spec must be an object", SchemaError)
+    # The apiserver drops nulls of non-nullable fields before validating.
+    spec = {key: value for key, value in spec.items() if value is not None}
 
     unknown = [f"spec.{key}" for key in spec if key not in _SPEC_FIELDS]
     schema = template.parameters_schema
@@ -139,7 +141,7 @@ def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None 
 
     stored = copy.deepcopy(obj)
     stored.pop("status", None)
-    stored.setdefault("spec", {})
+    stored["spec"] = copy.deepcopy(spec)
     stored["spec"]["enforcementAction"] = action or DENY
     if params is not None:
         stored["spec"]["parameters"] = params

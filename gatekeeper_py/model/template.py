@@ -86,7 +86,9 @@ def parse_template(obj: Any, source: str | None = None) -> ConstraintTemplate:
     if not isinstance(kind, str) or not kind:
         raise fail("spec.crd.spec.names.kind is required")
     if name.lower() != kind.lower():
-        raise fail(f"the ConstraintTemplate's name {name!r} is not equal to the lowercase of CRD's Kind: {kind.lower()!r}")
+        raise fail(
+            f"the ConstraintTemplate's name {name!r} is not equal to the lowercase of CRD's Kind: {kind.lower()!r}"
+        )
     if not _DNS_LABEL.match(kind.lower()) or len(kind) > 63:
         raise fail(f"kind {kind!r} does not make a valid CRD plural: it must be a DNS label of at most 63 characters")
 
@@ -144,7 +146,9 @@ def _code(target: dict[str, Any], fail: Any) -> dict[str, Any]:
     legacy_rego = target.get("rego")
     if legacy_rego:
         # The legacy fields win over a code entry and are always Rego v0 (frameworks' v1 conversion).
-        code[REGO_ENGINE] = _rego_source({"rego": legacy_rego, "libs": target.get("libs") or []}, "spec.targets[0]", fail)
+        code[REGO_ENGINE] = _rego_source(
+            {"rego": legacy_rego, "libs": target.get("libs") or []}, "spec.targets[0]", fail
+        )
     if not code:
         raise fail("spec.targets[0] has no rego and no code")
     return code

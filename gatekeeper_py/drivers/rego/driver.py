@@ -8,6 +8,7 @@ references) are checked here on the source with strings and comments blanked out
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -34,7 +35,7 @@ def blank_strings_and_comments(source: str) -> str:
         if ch == "#":
             end = source.find("\n", i)
             i = n if end < 0 else end
-        elif ch in "\"`":
+        elif ch in '"`':
             j = i + 1
             while j < n and source[j] != ch:
                 j += 2 if ch == '"' and source[j] == "\\" else 1
@@ -54,9 +55,13 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
         raise TemplateError("invalid ConstraintTemplate: invalid rego: module has no package declaration")
     path = package.group(1)
     if entry and not _VIOLATION_RULE.search(code):
-        raise TemplateError("invalid ConstraintTemplate: invalid rego: invalid module: missing required rules: [violation]")
+        raise TemplateError(
+            "invalid ConstraintTemplate: invalid rego: invalid module: missing required rules: [violation]"
+        )
     if not entry and not path.startswith("lib."):
-        raise TemplateError(f"invalid ConstraintTemplate: invalid lib prefix: path data.{path} not found in lib prefixes")
+        raise TemplateError(
+            f"invalid ConstraintTemplate: invalid lib prefix: path data.{path} not found in lib prefixes"
+        )
     for imported in _IMPORT.findall(code):
         if imported == "input" or imported.startswith("input."):
             raise TemplateError(f"invalid ConstraintTemplate: cannot import input: {imported}")
@@ -108,7 +113,9 @@ class RegoDriver:
     def add_template(self, template: ConstraintTemplate) -> None:
         rego = template.rego
         if rego is None:
-            raise TemplateError("the template has no Rego source", source=template.source, obj=f"ConstraintTemplate/{template.name}")
+            raise TemplateError(
+                "the template has no Rego source", source=template.source, obj=f"ConstraintTemplate/{template.name}"
+            )
         try:
             if rego.version != "v1":
                 raise TemplateError(
@@ -118,7 +125,9 @@ class RegoDriver:
             program = _TemplateProgram(template, rego)
             program.compiled(self._inventory, self._inventory_version)
         except EngineError as exc:
-            raise TemplateError(f"invalid ConstraintTemplate: {exc}", source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
+            raise TemplateError(
+                f"invalid ConstraintTemplate: {exc}", source=template.source, obj=f"ConstraintTemplate/{template.name}"
+            ) from None
         except TemplateError as exc:
             raise TemplateError(exc.reason, source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
         self._programs[template.kind] = program
@@ -135,8 +144,14 @@ class RegoDriver:
         try:
             policy = program.compiled(self._inventory, self._inventory_version)
         except EngineError as exc:
-            return [Violation(c, f"template {kind} failed to compile with the current inventory: {exc}") for c in constraints]
-        review_json = to_engine_json(review)
+            return [
+                Violation(c, f"template {kind} failed to compile with the current inventory: {exc}")
+                for c in constraints
+            ]
+        try:
+            review_json = to_engine_json(review)
+        except ValueError as exc:
+            raise ReviewError(f"the object under review cannot be encoded as JSON: {exc}") from None
         violations: list[Violation] = []
         for constraint in constraints:
             params_json = to_engine_json(constraint.parameters or {})
@@ -149,8 +164,9 @@ class RegoDriver:
 
 
 def _violations(kind: str, constraint: Constraint, value: Any) -> list[Violation]:
-    """What Gatekeeper's hook keeps: objects with a `msg`; a non-string msg fails the review."""
-    found: list[Violation] = []
+    """What Gatekeeper's hook keeps: objects with a `msg`, as a set of {msg, details (default {})}, so
+    violations that differ only by an absent versus empty `details` merge. A non-string msg fails the review."""
+    found: dict[str, Violation] = {}
     for item in value if isinstance(value, list) else []:
         if not isinstance(item, dict) or "msg" not in item:
             continue
@@ -159,5 +175,8 @@ def _violations(kind: str, constraint: Constraint, value: Any) -> list[Violation
                 f"extracting message binding: template {kind} returned a non-string msg {item['msg']!r} "
                 f"for constraint {constraint.name}"
             )
-        found.append(Violation(constraint, item["msg"], item.get("details", {})))
-    return found
+        details = item.get("details", {})
+        found.setdefault(
+            json.dumps([item["msg"], details], sort_keys=True), Violation(constraint, item["msg"], details)
+        )
+    return list(found.values())

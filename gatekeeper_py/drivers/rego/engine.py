@@ -8,6 +8,7 @@ What it avoids, each measured (../shared/docs/regopy-notes.md and tests/test_eng
 - rego-cpp keeps strings in their JSON-escaped form: input goes in as JSON text (so input strings and
   the template's string literals share that form), and each string node is JSON-decoded on the way out.
 - `with` crashes rego-cpp's compiler, so each evaluation sets the whole input instead.
+- rego-cpp prints compile errors on stdout, which would corrupt machine output: its logging is off.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from regopy import Interpreter, RegoError
+from regopy import Interpreter, LogLevel, RegoError
 from regopy.rego_shared import (
     NodeKind,
     rego_bundle_query_entrypoint,
@@ -31,7 +32,16 @@ from regopy.rego_shared import (
 
 _ERROR_KINDS = (NodeKind.Error, NodeKind.ErrorSeq)
 _SCALAR_WRAPPERS = (NodeKind.Term, NodeKind.Scalar)
+_ERROR_MESSAGE = re.compile(r"\(errormsg\s+\d+:([^)\n]*)")
 _ERROR_AT = re.compile(r"\(error\s+\d+:(?P<file>[^|\s]*)\|(?P<offset>\d+)\|\d+\s+\(errormsg\s+\d+:(?P<msg>[^)\n]*)")
+
+
+class _NestedError(Exception):
+    """An error node found inside a result (e.g. for a non-finite number)."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
 
 
 class EngineError(Exception):
@@ -51,8 +61,11 @@ class EvalError:
 
 
 def to_engine_json(value: Any) -> str:
-    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are.
+
+    Raises ValueError for NaN and infinities, which JSON (and Gatekeeper's Go encoder) cannot carry.
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:
@@ -60,7 +73,7 @@ def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:
     text = str(exc)
     found = _ERROR_AT.search(text)
     if not found:
-        return EngineError(text.strip().splitlines()[0] if text.strip() else "compile error")
+        return EngineError(_first_message(text))
     module, offset = found["file"], int(found["offset"])
     source = sources.get(module, "")
     line = source.count("\n", 0, offset) + 1
@@ -68,11 +81,25 @@ def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:
     return EngineError(found["msg"].strip(), module, line, column)
 
 
+def _quiet_interpreter() -> Interpreter:
+    interpreter = Interpreter()
+    interpreter.log_level = LogLevel.NONE
+    return interpreter
+
+
+def _first_message(sexpr: str) -> str:
+    """The first `errormsg` of a rego-cpp error S-expression, else its first line."""
+    found = _ERROR_MESSAGE.search(sexpr)
+    if found:
+        return found.group(1).strip()
+    return sexpr.strip().splitlines()[0] if sexpr.strip() else "unknown rego-cpp error"
+
+
 class CompiledPolicy:
     """Modules built into one rego-cpp bundle with one entrypoint (`pkg/path/rule`)."""
 
     def __init__(self, modules: dict[str, str], entrypoint: str, data: dict[str, Any] | None = None):
-        builder = Interpreter()
+        builder = _quiet_interpreter()
         try:
             for name, source in modules.items():
                 builder.add_module(name, source)
@@ -84,14 +111,19 @@ class CompiledPolicy:
         if not self._bundle.ok():
             raise EngineError(f"rego-cpp could not build entrypoint {entrypoint}")
         self.entrypoint = entrypoint
-        self._runner = Interpreter()
+        self._runner = _quiet_interpreter()
 
     def evaluate(self, input_json: str) -> Any:
         """The entrypoint's value for this input (JSON text); None when undefined; EvalError on error."""
-        self._runner.set_input_term(input_json)
+        try:
+            self._runner.set_input_term(input_json)
+        except RegoError as exc:
+            return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
         out = rego_bundle_query_entrypoint(self._runner._impl, self._bundle._impl, self.entrypoint)
         try:
             return _read_output(rego_output_node(out))
+        except _NestedError as exc:
+            return EvalError(exc.message)
         finally:
             rego_free_output(out)
 
@@ -119,15 +151,34 @@ def _error_messages(node: Any) -> list[str]:
     return messages
 
 
+def opa_order(value: Any) -> tuple[Any, ...]:
+    """A sort key giving OPA's order of values: null, booleans, numbers, strings, arrays, objects."""
+    if value is None:
+        return (0,)
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, int | float):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    if isinstance(value, list):
+        return (4, tuple(opa_order(v) for v in value))
+    return (5, tuple((opa_order(k), opa_order(v)) for k, v in sorted(value.items())))
+
+
 def _decode_string(raw: str) -> str:
+    # Literal and input strings are held as their JSON-escaped text; the results of some builtins (concat,
+    # upper, lower, replace, regex.replace, format_int, json.marshal, ...) as a whole quoted JSON string,
+    # which rego-cpp itself compares without the quotes (`concat("-", ["a", "b"]) == "a-b"`).
+    quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
     try:
-        return json.loads(f'"{raw}"')
+        return json.loads(raw if quoted else f'"{raw}"')
     except ValueError:
         return raw
 
 
 def decode(node: Any) -> Any:
-    """A rego-cpp value node as plain Python: sets become lists, in rego-cpp's (sorted) order."""
+    """A rego-cpp value node as plain Python: sets become lists, sorted in OPA's order of values."""
     kind = rego_node_type(node)
     while kind in _SCALAR_WRAPPERS:
         node = rego_node_get(node, 0)
@@ -142,8 +193,12 @@ def decode(node: Any) -> Any:
         return rego_node_value(node) == "true"
     if kind == NodeKind.Null:
         return None
-    if kind in (NodeKind.Array, NodeKind.Set, NodeKind.Terms):
+    if kind in (NodeKind.Array, NodeKind.Terms):
         return [decode(rego_node_get(node, i)) for i in range(rego_node_size(node))]
+    if kind == NodeKind.Set:  # rego-cpp keeps insertion order; OPA sorts sets
+        return sorted((decode(rego_node_get(node, i)) for i in range(rego_node_size(node))), key=opa_order)
+    if kind in _ERROR_KINDS:
+        raise _NestedError("; ".join(_error_messages(node)) or "rego evaluation error")
     if kind == NodeKind.Object:
         out: dict[str, Any] = {}
         for i in range(rego_node_size(node)):

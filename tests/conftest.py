@@ -1,0 +1,131 @@
+"""Builders for templates, constraints, objects and admission requests used across the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatekeeper_py import Client
+from gatekeeper_py.loader import read_paths
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def template(
+    kind: str,
+    rego: str,
+    *,
+    schema: dict[str, Any] | None = None,
+    operations: list[str] | None = None,
+    libs: list[str] | None = None,
+    version: str = "v1",
+) -> dict[str, Any]:
+    """A ConstraintTemplate manifest (templates.gatekeeper.sh/v1) with one Rego source."""
+    source: dict[str, Any] = {"rego": rego}
+    if version:
+        source["version"] = version
+    if libs:
+        source["libs"] = libs
+    target: dict[str, Any] = {"target": "admission.k8s.gatekeeper.sh", "code": [{"engine": "Rego", "source": source}]}
+    if operations:
+        target["operations"] = operations
+    crd: dict[str, Any] = {"names": {"kind": kind}}
+    if schema is not None:
+        crd["validation"] = {"openAPIV3Schema": schema}
+    return {
+        "apiVersion": "templates.gatekeeper.sh/v1",
+        "kind": "ConstraintTemplate",
+        "metadata": {"name": kind.lower()},
+        "spec": {"crd": {"spec": crd}, "targets": [target]},
+    }
+
+
+def constraint(
+    kind: str,
+    name: str,
+    *,
+    match: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    action: str | None = None,
+    scoped: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if match is not None:
+        spec["match"] = match
+    if parameters is not None:
+        spec["parameters"] = parameters
+    if action is not None:
+        spec["enforcementAction"] = action
+    if scoped is not None:
+        spec["scopedEnforcementActions"] = scoped
+    return {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def pod(name: str, namespace: str = "default", *, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels is not None:
+        meta["labels"] = labels
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": spec or {"containers": [{"name": "c", "image": "x"}]},
+    }
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if labels is not None:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def admission_review(
+    operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None, **request: Any
+) -> dict[str, Any]:
+    """An admission.k8s.io/v1 AdmissionReview for `obj` (and `old`), with extra request fields."""
+    subject = obj or old or {}
+    meta = subject.get("metadata", {})
+    group, _, version = subject.get("apiVersion", "v1").rpartition("/")
+    req: dict[str, Any] = {
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+        "kind": {"group": group, "version": version, "kind": subject.get("kind", "")},
+        "resource": {"group": group, "version": version, "resource": subject.get("kind", "").lower() + "s"},
+        "name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "operation": operation,
+        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+        "object": obj,
+        "oldObject": old,
+    }
+    req.update(request)
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+
+
+def exec_review(
+    namespace_name: str, pod_name: str = "app", *, subresource: str = "exec", user: str = "alice"
+) -> dict[str, Any]:
+    """A CONNECT AdmissionReview for `kubectl exec` (or attach) into a pod."""
+    kind = "PodExecOptions" if subresource == "exec" else "PodAttachOptions"
+    options = {"apiVersion": "v1", "kind": kind, "stdin": True, "stdout": True, "tty": True, "container": "app"}
+    if subresource == "exec":
+        options["command"] = ["sh"]
+    review = admission_review("CONNECT", options, subResource=subresource)
+    review["request"].update(
+        name=pod_name,
+        namespace=namespace_name,
+        kind={"group": "", "version": "v1", "kind": kind},
+        resource={"group": "", "version": "v1", "resource": "pods"},
+        userInfo={"username": user},
+    )
+    return review
+
+
+@pytest.fixture()
+def starter_client() -> Client:
+    """A webhook Client loaded with the shipped templates/ and constraints/."""
+    client = Client()
+    assert client.add_policies(read_paths([REPO / "templates", REPO / "constraints"])) == []
+    return client
