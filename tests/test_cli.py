@@ -117,3 +117,12 @@ def test_missing_path_exits_two_with_one_line() -> None:
 def test_version_and_help() -> None:
     assert gatekeeper_py("--version").stdout.startswith("gatekeeper-py ")
     assert "test" in gatekeeper_py("--help").stdout
+
+
+def test_duplicate_objects_are_warned_about_and_still_reviewed(tmp_path: Path) -> None:
+    violations = REPO / "examples" / "violations" / "pods.yaml"
+    (tmp_path / "again.yaml").write_text(violations.read_text())
+    run = gatekeeper_py("test", *STARTER, "-f", str(violations), "-f", str(tmp_path), "--deny-only")
+    assert run.returncode == 1
+    assert run.stderr == f"warning: {tmp_path / 'again.yaml'}: duplicate Pod/payments/debug, also in {violations}\n"
+    assert len(run.stdout.splitlines()) == 2  # both copies reviewed, as gator does

@@ -6,6 +6,7 @@ gatekeeper-semantics.md sections 3.1, 4.1, 4.2 (source version) and 4.6.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -862,3 +863,35 @@ def test_null_spec_fields_are_dropped_like_the_apiserver_does(field: str) -> Non
     assert parsed.match is None
     assert parsed.parameters == {}
     assert parsed.obj["spec"] == {"enforcementAction": "deny"}
+
+
+@pytest.mark.parametrize(
+    ("match", "field"),
+    [
+        ({"excludedNamespace": ["kube-system"]}, "spec.match.excludedNamespace"),
+        ({"kinds": [{"apiGroup": [""], "kinds": ["Pod"]}]}, "spec.match.kinds[0].apiGroup"),
+        ({"namespaceSelector": {"matchLabel": {"a": "b"}}}, "spec.match.namespaceSelector.matchLabel"),
+        ({"labelSelector": {"matchExpressions": [{"key": "a", "operator": "Exists", "value": []}]}},
+         "spec.match.labelSelector.matchExpressions[0].value"),
+    ],
+)  # fmt: skip
+def test_misspelled_match_fields_are_unknown_fields_not_ignored(match: dict[str, Any], field: str) -> None:
+    tmpl = parse_template(
+        {
+            "apiVersion": "templates.gatekeeper.sh/v1",
+            "kind": "ConstraintTemplate",
+            "metadata": {"name": "k8smatch"},
+            "spec": {
+                "crd": {"spec": {"names": {"kind": "K8sMatch"}}},
+                "targets": [{"target": "admission.k8s.gatekeeper.sh", "rego": "package x"}],
+            },
+        }
+    )
+    obj = {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": "K8sMatch",
+        "metadata": {"name": "c"},
+        "spec": {"match": match},
+    }
+    with pytest.raises(ConstraintError, match=re.escape(f"invalid Constraint: unknown fields: [{field}]")):
+        parse_constraint(obj, tmpl)

@@ -6,13 +6,14 @@ object reviewed. Bad documents are reported one line each and skipped; the rest 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import Client
 from ..enforcement import DENY, GATOR
 from ..errors import GatekeeperPyError
-from ..loader import Document, load_all
+from ..loader import Document, load_all, object_id
 from ..results import Result
 from ..review import review_object
 from .output import error_line, go_quote, to_json, to_yaml
@@ -30,6 +31,18 @@ class TestRun:
     def fail(self, exc: GatekeeperPyError | str) -> None:
         self.errors.append(str(exc))
         error_line(str(exc))
+
+
+def warn_duplicates(objects: list[Document]) -> None:
+    """gator warns (and goes on) when two inputs are the same group, kind, namespace and name."""
+    seen: dict[tuple[str, str, str, str], str] = {}
+    for doc in objects:
+        meta = doc.obj.get("metadata") if isinstance(doc.obj.get("metadata"), dict) else {}
+        group = str(doc.obj.get("apiVersion", "")).rpartition("/")[0]
+        key = (group, str(doc.obj.get("kind")), meta.get("namespace", ""), meta.get("name", ""))
+        if key in seen:
+            print(f"warning: {doc.source}: duplicate {object_id(doc.obj)}, also in {seen[key]}", file=sys.stderr)
+        seen.setdefault(key, doc.source)
 
 
 def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -57,6 +70,7 @@ def run_test(paths: list[str]) -> TestRun:
             objects.append(doc)
         else:
             run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
+    warn_duplicates(objects)
     client = Client(enforcement_point=GATOR)
     for error in client.add_policies(objects):
         run.fail(error)

@@ -113,6 +113,7 @@ def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None 
     spec = {key: value for key, value in spec.items() if value is not None}
 
     unknown = [f"spec.{key}" for key in spec if key not in _SPEC_FIELDS]
+    unknown += unknown_fields(spec.get("match"), MATCH_SCHEMA, "spec.match")
     schema = template.parameters_schema
     params = spec.get("parameters")
     if params is not None:

@@ -43,7 +43,7 @@ def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
 def unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
     """Paths of fields the apiserver would prune: not declared and not preserved."""
     found: list[str] = []
-    if isinstance(value, dict):
+    if isinstance(value, dict) and schema.get("type", "object") == "object":  # else a type error, not pruning
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         for key, item in value.items():
