@@ -136,6 +136,11 @@ class Client:
         self.inventory.remove(obj)
         self._publish_inventory()
 
+    def clear_data(self) -> None:
+        """Empty `data.inventory`."""
+        self.inventory = Inventory()
+        self._publish_inventory()
+
     def _publish_inventory(self) -> None:
         for driver in self._drivers:
             driver.set_inventory(self.inventory.tree)

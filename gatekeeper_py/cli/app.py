@@ -62,5 +62,30 @@ def test_command(
     raise typer.Exit(exit_code(run))
 
 
+class VerifyOutput(StrEnum):
+    human = "human"
+    json = "json"
+
+
+@app.command("verify")
+def verify_command(
+    paths: Annotated[list[str], typer.Argument(help="Suite files or directories; DIR/... recurses, as in gator.")],
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run only tests/cases whose name matches; TEST//CASE for both.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every test and case.")] = False,
+    output: Annotated[VerifyOutput, typer.Option("--output", "-o", help="Output format.")] = VerifyOutput.human,
+) -> None:
+    """Run gator Suites (test.gatekeeper.sh Suite files), as `gator verify` does.
+
+    Exit 1 when a case fails or errors, 2 on bad input, 0 otherwise.
+    """
+    from .gator_verify import render_human, render_json, run_verify, verify_exit_code
+
+    results, errors = run_verify(paths, run)
+    sys.stdout.write(render_json(results) if output == VerifyOutput.json else render_human(results, verbose))
+    raise typer.Exit(verify_exit_code(results, errors))
+
+
 def main() -> None:
     app()
