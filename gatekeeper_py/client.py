@@ -6,16 +6,18 @@ constraints that matched, and turns what the driver reports into Results with en
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .drivers.base import Driver, Violation
-from .enforcement import SCOPED, WEBHOOK
+from .enforcement import ENFORCEMENT_POINTS, SCOPED, WEBHOOK
 from .errors import ConstraintError, GatekeeperPyError, MatchError, TemplateError
 from .inventory import Inventory
 from .loader import Document
 from .match import review_matches
 from .model import Constraint, ConstraintTemplate, is_constraint, is_template, parse_constraint, parse_template
+from .model.template import declared_kind
 from .results import Responses, Result, sort_results
 from .review import ORIGINAL, Review, build_review
 
@@ -37,6 +39,8 @@ class Client:
     """
 
     def __init__(self, *, enforcement_point: str = WEBHOOK, drivers: Sequence[Driver] | None = None) -> None:
+        if enforcement_point not in ENFORCEMENT_POINTS:
+            raise ValueError(f"unknown enforcement point {enforcement_point!r}: expected one of {ENFORCEMENT_POINTS}")
         self.enforcement_point = enforcement_point
         self._drivers = list(drivers) if drivers is not None else default_drivers()
         self._templates: dict[str, ConstraintTemplate] = {}
@@ -51,13 +55,30 @@ class Client:
         """
         docs = list(documents)
         errors: list[GatekeeperPyError] = []
-        for is_kind, add in ((is_template, self.add_template), (is_constraint, self.add_constraint)):
-            for doc in docs:
-                if is_kind(doc.obj):
-                    try:
-                        add(doc.obj, doc.source)
-                    except GatekeeperPyError as exc:
-                        errors.append(exc)
+        failed_kinds: set[str] = set()
+        for doc in docs:
+            if is_template(doc.obj):
+                try:
+                    self.add_template(doc.obj, doc.source)
+                except GatekeeperPyError as exc:
+                    errors.append(exc)
+                    failed_kinds.add(declared_kind(doc.obj) or "")
+        for doc in docs:
+            if not is_constraint(doc.obj):
+                continue
+            if doc.obj.get("kind") in failed_kinds and doc.obj.get("kind") not in self._templates:
+                name = (
+                    (doc.obj.get("metadata") or {}).get("name") if isinstance(doc.obj.get("metadata"), dict) else None
+                )
+                reason = f"not added: the ConstraintTemplate for kind {doc.obj['kind']!r} failed to load"
+                errors.append(
+                    ConstraintError(reason, source=doc.source, obj=f"{doc.obj['kind']}/{name or '<no name>'}")
+                )
+                continue
+            try:
+                self.add_constraint(doc.obj, doc.source)
+            except GatekeeperPyError as exc:
+                errors.append(exc)
         return errors
 
     # -- templates --------------------------------------------------------------------------------
@@ -164,6 +185,8 @@ class Client:
         """
         review = thing if isinstance(thing, Review) else build_review(thing, namespace=namespace, source=source)
         point = enforcement_point or self.enforcement_point
+        if point == WEBHOOK:
+            review = _without_namespace_of_namespaces(review)
         match_ns = review.namespace
         if match_ns is None and review.namespace_name:
             match_ns = self.inventory.namespace(review.namespace_name)
@@ -184,11 +207,21 @@ class Client:
                     if review_matches(constraint.match, review, match_ns):
                         matched.append(constraint)
                 except MatchError as exc:
-                    results.append(_result(Violation(constraint, AUTOREJECT_PREFIX + exc.reason), point, violating))
+                    autoreject = Violation(constraint, AUTOREJECT_PREFIX + exc.reason, details=None)
+                    results.append(_result(autoreject, point, violating))
             if matched:
                 violations = self._template_driver[kind].query(kind, matched, document)
                 results += [_result(v, point, violating) for v in violations]
         return Responses(sort_results(results))
+
+
+def _without_namespace_of_namespaces(review: Review) -> Review:
+    """Gatekeeper's webhook clears `namespace` on requests for Namespace objects (its issue #792)."""
+    kind = review.request.get("kind") or {}
+    if kind.get("group") == "" and kind.get("kind") == "Namespace" and "namespace" in review.request:
+        request = {k: v for k, v in review.request.items() if k != "namespace"}
+        return dataclasses.replace(review, request=request)
+    return review
 
 
 def _result(violation: Violation, point: str, violating: dict[str, Any] | None) -> Result:

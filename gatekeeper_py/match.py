@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import MatchError
 from .labels import selector_matches, selector_problems
-from .review import ORIGINAL, Review, group_version_kind
+from .review import ORIGINAL, Review, group_version_kind, meta_labels, meta_string
 
 Match = dict[str, Any]
 Obj = dict[str, Any]
@@ -41,11 +41,6 @@ def generate_name_matches(pattern: str, generate_name: str) -> bool:
     return False
 
 
-def _meta(obj: Obj) -> dict[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, dict) else {}
-
-
 def _is_namespace(obj: Obj) -> bool:
     gvk = group_version_kind(obj)
     return gvk["kind"] == "Namespace" and gvk["group"] == ""
@@ -54,10 +49,10 @@ def _is_namespace(obj: Obj) -> bool:
 def _namespace_candidate(obj: Obj, ns: Namespace) -> str | None:
     """The namespace name the namespaces lists are checked against; None for cluster-scoped objects."""
     if _is_namespace(obj):
-        return _meta(obj).get("name", "")
+        return meta_string(obj, "name")
     if ns is not None:
-        return _meta(ns).get("name", "")
-    return _meta(obj).get("namespace") or None
+        return meta_string(ns, "name")
+    return meta_string(obj, "namespace") or None
 
 
 def _kinds(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
@@ -74,7 +69,7 @@ def _kinds(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
 
 
 def _scope(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
-    has_namespace = bool(_meta(obj).get("namespace")) or ns is not None
+    has_namespace = bool(meta_string(obj, "namespace")) or ns is not None
     if match.get("scope") == "Cluster":
         return _is_namespace(obj) or not has_namespace
     if match.get("scope") == "Namespaced":
@@ -106,29 +101,28 @@ def _checked_selector(selector: dict[str, Any]) -> dict[str, Any]:
 def _label_selector(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     if match.get("labelSelector") is None:
         return True
-    return selector_matches(_checked_selector(match["labelSelector"]), _meta(obj).get("labels"))
+    return selector_matches(_checked_selector(match["labelSelector"]), meta_labels(obj))
 
 
 def _namespace_selector(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     if match.get("namespaceSelector") is None:
         return True
-    if not _is_namespace(obj) and ns is None and not _meta(obj).get("namespace"):
+    if not _is_namespace(obj) and ns is None and not meta_string(obj, "namespace"):
         return True  # cluster-scoped objects are not filtered out
     selector = _checked_selector(match["namespaceSelector"])
     if _is_namespace(obj):
-        return selector_matches(selector, _meta(obj).get("labels"))
+        return selector_matches(selector, meta_labels(obj))
     if ns is None:
         raise MatchError("namespace selector for namespace-scoped object but missing Namespace")
-    return selector_matches(selector, _meta(ns).get("labels"))
+    return selector_matches(selector, meta_labels(ns))
 
 
 def _name(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     pattern = match.get("name") or ""
     if not pattern:
         return True
-    meta = _meta(obj)
-    return wildcard_matches(pattern, meta.get("name", "")) or generate_name_matches(
-        pattern, meta.get("generateName", "")
+    return wildcard_matches(pattern, meta_string(obj, "name")) or generate_name_matches(
+        pattern, meta_string(obj, "generateName")
     )
 
 
@@ -137,7 +131,7 @@ def _source(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     if wanted not in SOURCES:
         raise MatchError(f'invalid source field "{wanted}"')
     if not source and wanted != "All":
-        raise MatchError(f"source field not specified for resource {_meta(obj).get('name', '')}")
+        raise MatchError(f"source field not specified for resource {meta_string(obj, 'name')}")
     if wanted == "All":
         return True
     if source not in SOURCES:
@@ -173,6 +167,6 @@ def review_matches(match: Match | None, review: Review, ns: Namespace) -> bool:
             if object_matches(match, obj, ns, review.source):
                 return True
         except MatchError as exc:
-            name = _meta(obj).get("name", "")
+            name = meta_string(obj, "name")
             raise MatchError(f"error matching the requested object: {name} :{exc.reason}") from None
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,13 +31,11 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of frameworks' `types.Result` as gator prints it."""
-        out: dict[str, Any] = {
-            "target": self.target,
-            "msg": self.msg,
-            "metadata": {"details": self.details},
-            "constraint": self.constraint.obj,
-            "enforcementAction": self.enforcement_action,
-        }
+        out: dict[str, Any] = {"target": self.target, "msg": self.msg}
+        if self.details is not None:  # None for autoreject results, which carry no metadata
+            out["metadata"] = {"details": copy.deepcopy(self.details)}
+        out["constraint"] = copy.deepcopy(self.constraint.obj)
+        out["enforcementAction"] = self.enforcement_action
         if self.scoped_actions:
             out["scopedActions"] = list(self.scoped_actions)
         return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ReviewError
+from .jsonvalue import json_problem
 from .loader import object_id
 
 ORIGINAL, GENERATED = "Original", "Generated"
@@ -65,11 +66,28 @@ class Review:
         return doc
 
 
+def meta_string(obj: Any, key: str) -> str:
+    """`metadata.<key>` as Kubernetes' accessors read it: "" unless it is a string."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    value = meta.get(key) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def meta_labels(obj: Any) -> dict[str, str]:
+    """`metadata.labels` as Kubernetes' accessors read it: empty unless it maps strings to strings."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values()):
+        return labels
+    return {}
+
+
 def group_version_kind(obj: dict[str, Any]) -> dict[str, str]:
     """`{group, version, kind}` from an object's apiVersion and kind."""
-    api_version = str(obj.get("apiVersion") or "")
+    api_version = obj.get("apiVersion") if isinstance(obj.get("apiVersion"), str) else ""
     group, _, version = api_version.rpartition("/")
-    return {"group": group, "version": version, "kind": str(obj.get("kind") or "")}
+    kind = obj.get("kind")
+    return {"group": group, "version": version, "kind": kind if isinstance(kind, str) else ""}
 
 
 def _set_object_on_delete(request: dict[str, Any]) -> None:
@@ -90,15 +108,17 @@ def review_object(
     """The audit/gator review of a plain object; `operation="DELETE"` reviews it as deleted."""
     if not isinstance(obj, dict):
         raise ReviewError("the object under review must be a mapping")
-    if not obj.get("kind"):
+    if not obj.get("kind") or not isinstance(obj.get("kind"), str):
         raise ReviewError("the object under review has no kind", obj=object_id(obj))
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    reason = json_problem(obj)
+    if reason:
+        raise ReviewError(f"the object cannot be reviewed: {reason}", obj=object_id(obj))
     request: dict[str, Any] = {
         "uid": "",
         "kind": group_version_kind(obj),
         "resource": {"group": "", "version": "", "resource": ""},
-        "name": meta.get("name", ""),
-        "namespace": meta.get("namespace", ""),
+        "name": meta_string(obj, "name"),
+        "namespace": meta_string(obj, "namespace"),
         "operation": operation,
         "userInfo": {},
         "object": obj if operation != "DELETE" else None,
@@ -113,17 +133,34 @@ def review_object(
 
 
 def review_request(
-    request: dict[str, Any], *, namespace: dict[str, Any] | None = None, source: str = ORIGINAL
+    request: dict[str, Any],
+    *,
+    namespace: dict[str, Any] | None = None,
+    source: str = ORIGINAL,
+    strict: bool = False,
 ) -> Review:
-    """The review of an AdmissionRequest (CREATE, UPDATE, DELETE, CONNECT), read strictly like gator."""
+    """The review of an AdmissionRequest (CREATE, UPDATE, DELETE, CONNECT).
+
+    `strict` rejects unknown fields, as gator verify does; the webhook ignores them (a newer apiserver may
+    send fields this code does not know).
+    """
     if not isinstance(request, dict):
         raise ReviewError("the AdmissionReview's request must be a mapping")
     unknown = sorted(set(request) - set(_REQUEST_FIELDS))
-    if unknown:
+    if unknown and strict:
         raise ReviewError(f"AdmissionRequest has unknown field(s): {', '.join(unknown)}")
     user_info = request.get("userInfo") or {}
-    if not isinstance(user_info, dict) or set(user_info) - set(_USER_INFO_FIELDS):
+    if not isinstance(user_info, dict) or (strict and set(user_info) - set(_USER_INFO_FIELDS)):
         raise ReviewError(f"AdmissionRequest userInfo must be an object with fields {', '.join(_USER_INFO_FIELDS)}")
+    for key in ("kind", "resource", "requestKind", "requestResource"):
+        if request.get(key) is not None and not isinstance(request[key], dict):
+            raise ReviewError(f"AdmissionRequest {key} must be an object")
+    for key in ("uid", "name", "namespace", "operation", "subResource", "requestSubResource"):
+        if request.get(key) is not None and not isinstance(request[key], str):
+            raise ReviewError(f"AdmissionRequest {key} must be a string")
+    reason = json_problem(request)
+    if reason:
+        raise ReviewError(f"the AdmissionRequest cannot be reviewed: {reason}")
     for key in ("object", "oldObject"):
         value = request.get(key)
         if value is not None and (not isinstance(value, dict) or not value.get("kind")):
@@ -166,12 +203,14 @@ def is_admission_request(obj: Any) -> bool:
     )
 
 
-def build_review(thing: dict[str, Any], *, namespace: dict[str, Any] | None = None, source: str = ORIGINAL) -> Review:
-    """A Review from a plain object, an AdmissionRequest or an AdmissionReview."""
+def build_review(
+    thing: dict[str, Any], *, namespace: dict[str, Any] | None = None, source: str = ORIGINAL, strict: bool = False
+) -> Review:
+    """A Review from a plain object, an AdmissionRequest or an AdmissionReview (`strict`: see review_request)."""
     if is_admission_review(thing):
         if "request" not in thing or thing["request"] is None:
             raise ReviewError("AdmissionReview has no request")
-        return review_request(thing["request"], namespace=namespace, source=source)
+        return review_request(thing["request"], namespace=namespace, source=source, strict=strict)
     if is_admission_request(thing):
-        return review_request(thing, namespace=namespace, source=source)
+        return review_request(thing, namespace=namespace, source=source, strict=strict)
     return review_object(thing, namespace=namespace, source=source)

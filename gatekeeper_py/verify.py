@@ -142,7 +142,7 @@ def run_case(client: Client, suite: Suite, case: Case) -> None:
         for doc in read_file(suite.directory / inventory_path):
             client.add_data(doc.obj)
     obj = docs[0].obj
-    review = build_review(obj) if is_admission_review(obj) else review_object(obj)
+    review = build_review(obj, strict=True) if is_admission_review(obj) else review_object(obj)
     results = client.review(review, namespace_in_input=False).results
     for assertion in case.assertions:
         check_assertion(assertion, results)

@@ -375,5 +375,5 @@ def test_add_policies_adds_templates_before_constraints_and_skips_bad_ones() -> 
 def test_object_with_a_non_finite_number_is_a_review_error() -> None:
     client = always_client()
     client.add_constraint(constraint("K8sAlways", "c", parameters={"msg": "m"}))
-    with pytest.raises(ReviewError, match="cannot be encoded as JSON"):
+    with pytest.raises(ReviewError, match="cannot be reviewed: it holds a number that is not finite"):
         client.review(pod("p", containers=[{"name": "c", "image": "x", "ratio": float("inf")}]))

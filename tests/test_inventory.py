@@ -155,8 +155,6 @@ def test_namespace_lookup_ignores_namespace_kinds_of_other_groups() -> None:
         ({"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}}, "has no version"),
         ({"apiVersion": "", "kind": "ConfigMap", "metadata": {"name": "x"}}, "has no version"),
         ({"apiVersion": "v1", "metadata": {"name": "x"}}, "has no kind"),
-        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}, "has no name"),
-        ({"apiVersion": "v1", "kind": "ConfigMap"}, "has no name"),
     ],
 )
 def test_objects_without_version_kind_or_name_are_rejected(thing: dict[str, Any], words: str) -> None:
@@ -194,3 +192,17 @@ def test_version_increases_on_each_change() -> None:
     seen.append(inventory.version)
     assert seen == sorted(set(seen))
     assert len(seen) == 5
+
+
+def test_objects_without_a_name_are_kept_under_the_empty_name_like_gatekeeper() -> None:
+    inventory = Inventory()
+    unnamed = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-", "namespace": "shop"}}
+    inventory.add(unnamed)
+    assert inventory.tree == {"namespace": {"shop": {"v1": {"Pod": {"": unnamed}}}}}
+
+
+def test_non_finite_numbers_are_refused_as_inventory() -> None:
+    with pytest.raises(ReviewError, match="not finite"):
+        Inventory().add(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": float("nan")}}
+        )

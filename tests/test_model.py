@@ -146,7 +146,8 @@ def test_parse_template_valid_v1() -> None:
     assert template.kind == "K8sDemo"
     assert template.api_version == "templates.gatekeeper.sh/v1"
     assert template.source == "t.yaml"
-    assert template.raw is obj
+    assert template.raw == obj
+    assert template.raw is not obj  # a copy: later edits by the caller do not leak in
     assert template.operations == ()
     assert template.rego == RegoSource(rego=REGO_V1 + "\n", libs=(), version="v1")
     assert template.code == {"Rego": template.rego}

@@ -316,8 +316,33 @@ def test_review_request_is_strict(change: dict[str, Any], words: str) -> None:
     req = request("CREATE", config_map())
     req.update(change)
     with pytest.raises(ReviewError) as info:
-        review_request(req)
+        review_request(req, strict=True)
     assert words in str(info.value)
+
+
+def test_review_request_ignores_unknown_fields_unless_strict() -> None:
+    req = request("CREATE", config_map())
+    req.update({"futureField": 1, "userInfo": {"username": "bob", "newInfo": "x"}})
+    doc = review_request(req).document()
+    assert "futureField" not in doc
+    assert doc["userInfo"] == {"username": "bob"}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"kind": "Pod"}, "kind must be an object"),
+        ({"resource": ["pods"]}, "resource must be an object"),
+        ({"namespace": ["a"]}, "namespace must be a string"),
+        ({"name": 5}, "name must be a string"),
+        ({"object": {"kind": "Pod", "spec": {"x": float("inf")}}}, "not finite"),
+    ],
+)
+def test_malformed_requests_are_review_errors(change: dict[str, Any], words: str) -> None:
+    req = request("CREATE", config_map())
+    req.update(change)
+    with pytest.raises(ReviewError, match=words):
+        review_request(req)
 
 
 def test_review_request_must_be_a_mapping() -> None:

@@ -15,7 +15,7 @@ from ..enforcement import DENY, GATOR
 from ..errors import GatekeeperPyError
 from ..loader import Document, load_all, object_id
 from ..results import Result
-from ..review import review_object
+from ..review import group_version_kind, meta_string, review_object
 from .output import error_line, go_quote, to_json, to_yaml
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
@@ -37,9 +37,8 @@ def warn_duplicates(objects: list[Document]) -> None:
     """gator warns (and goes on) when two inputs are the same group, kind, namespace and name."""
     seen: dict[tuple[str, str, str, str], str] = {}
     for doc in objects:
-        meta = doc.obj.get("metadata") if isinstance(doc.obj.get("metadata"), dict) else {}
-        group = str(doc.obj.get("apiVersion", "")).rpartition("/")[0]
-        key = (group, str(doc.obj.get("kind")), meta.get("namespace", ""), meta.get("name", ""))
+        group = group_version_kind(doc.obj)["group"]
+        key = (group, str(doc.obj.get("kind")), meta_string(doc.obj, "namespace"), meta_string(doc.obj, "name"))
         if key in seen:
             print(f"warning: {doc.source}: duplicate {object_id(doc.obj)}, also in {seen[key]}", file=sys.stderr)
         seen.setdefault(key, doc.source)
@@ -48,7 +47,7 @@ def warn_duplicates(objects: list[Document]) -> None:
 def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """gator's namespace for an object: an empty Namespace for cluster-scoped objects, the Namespace from
     the inputs, a synthetic `default`, or None (then the inventory is asked)."""
-    name = (obj.get("metadata") or {}).get("namespace") if isinstance(obj.get("metadata"), dict) else None
+    name = meta_string(obj, "namespace")
     if not name:
         return {}
     if name in namespaces:
@@ -80,8 +79,8 @@ def run_test(paths: list[str]) -> TestRun:
             client.add_data(doc.obj)
         except GatekeeperPyError as exc:
             run.fail(f"{doc.source}: {exc}")
-        if doc.obj.get("kind") == "Namespace" and doc.obj.get("apiVersion") == "v1":
-            namespaces[(doc.obj.get("metadata") or {}).get("name", "")] = doc.obj
+        if group_version_kind(doc.obj)["group"] == "" and doc.obj.get("kind") == "Namespace":
+            namespaces[meta_string(doc.obj, "name")] = doc.obj
     for doc in objects:
         try:
             review = review_object(doc.obj, namespace=namespace_for(doc.obj, namespaces))
@@ -90,6 +89,8 @@ def run_test(paths: list[str]) -> TestRun:
             run.fail(f"{doc.source}: {exc}")
             continue
         run.results += [(doc, result) for result in responses]
+    # gator sorts the results of all objects together, by action and then message.
+    run.results.sort(key=lambda pair: (pair[1].enforcement_action, pair[1].msg))
     return run
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..enforcement import DENY, SCOPED, enforcement_action_problems, scoped_actions_for
 from ..errors import ConstraintError, SchemaError
+from ..jsonvalue import json_problem
 from ..labels import selector_problems
 from .schema import prune_nulls_and_default, unknown_fields, validation_errors
 from .template import ConstraintTemplate
@@ -124,6 +125,9 @@ def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None 
     if unknown:
         raise fail(f"invalid Constraint: unknown fields: [{' '.join(unknown)}]")
 
+    json_reason = json_problem(spec)
+    if json_reason:
+        raise fail(f"schema validation failed: spec: {json_reason}", SchemaError)
     problems = validation_errors(spec.get("match", {}), MATCH_SCHEMA, "spec.match")
     if params is not None and schema is not None:
         params = prune_nulls_and_default(params, schema)
@@ -152,7 +156,7 @@ def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None 
         match=copy.deepcopy(spec["match"]) if spec.get("match") is not None else None,
         enforcement_action=action or DENY,
         scoped_enforcement_actions=tuple(spec.get("scopedEnforcementActions") or ()),
-        parameters=params if isinstance(params, dict) else {},
+        parameters=copy.deepcopy(params) if isinstance(params, dict) else {},
         obj=stored,
         source=source,
     )

@@ -101,10 +101,36 @@ def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _non_schema_nodes(node: Any, path: str) -> list[str]:
+    """Places where a schema is expected but something else stands (e.g. `properties: {a: string}`)."""
+    if not isinstance(node, dict):
+        return [f"{path or '<root>'}: must be a schema object, got {node!r}"]
+    found: list[str] = []
+    if "properties" in node:
+        props = node["properties"]
+        if not isinstance(props, dict):
+            return [f"{path}.properties: must be a mapping of schemas"]
+        for key, sub in props.items():
+            found += _non_schema_nodes(sub, f"{path}.properties.{key}")
+    for key in ("items", "not"):
+        if key in node:
+            found += _non_schema_nodes(node[key], f"{path}.{key}")
+    if isinstance(node.get("additionalProperties"), dict):
+        found += _non_schema_nodes(node["additionalProperties"], f"{path}.additionalProperties")
+    for key in _SUBSCHEMA_LISTS:
+        for i, sub in enumerate(node.get(key) or []):
+            found += _non_schema_nodes(sub, f"{path}.{key}[{i}]")
+    return found
+
+
 def schema_problems(schema: dict[str, Any]) -> list[str]:
     """What is wrong with a schema itself (checked once, when the template loads)."""
     from jsonschema import Draft4Validator
     from jsonschema.exceptions import SchemaError as JSONSchemaError
+
+    malformed = _non_schema_nodes(schema, "")
+    if malformed:
+        return malformed
 
     try:
         Draft4Validator.check_schema(to_json_schema(schema))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,12 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def declared_kind(obj: Any) -> str | None:
+    """The kind a template manifest declares, without validating it."""
+    kind = _get(obj, "spec", "crd", "spec", "names", "kind")
+    return kind if isinstance(kind, str) else None
+
+
 def parse_template(obj: Any, source: str | None = None) -> ConstraintTemplate:
     """Validate a ConstraintTemplate manifest; raise TemplateError naming what is wrong."""
     name = _get(obj, "metadata", "name") if isinstance(obj, dict) else None
@@ -109,7 +116,7 @@ def parse_template(obj: Any, source: str | None = None) -> ConstraintTemplate:
         parameters_schema=schema,
         code=_code(target, fail),
         operations=_operations(target, fail),
-        raw=obj,
+        raw=copy.deepcopy(obj),
         source=source,
     )
 
@@ -135,7 +142,10 @@ def _parameters_schema(obj: dict[str, Any], version: str, fail: Any) -> dict[str
 
 def _code(target: dict[str, Any], fail: Any) -> dict[str, Any]:
     code: dict[str, Any] = {}
-    for i, entry in enumerate(target.get("code") or []):
+    entries = target.get("code") or []
+    if not isinstance(entries, list):
+        raise fail("spec.targets[0].code must be a list of {engine, source}")
+    for i, entry in enumerate(entries):
         engine = entry.get("engine") if isinstance(entry, dict) else None
         if not isinstance(engine, str) or not engine:
             raise fail(f"spec.targets[0].code[{i}].engine is required")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from regopy import Interpreter
 
 from ...errors import ReviewError, TemplateError
 from ...model import Constraint, ConstraintTemplate, RegoSource
@@ -22,8 +24,20 @@ ENGINE = "Rego"
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _IMPORT = re.compile(r"^\s*import\s+([^\s]+)", re.MULTILINE)
 _VIOLATION_RULE = re.compile(r"^\s*violation\b", re.MULTILINE)
-_DATA_REF = re.compile(r"\bdata\s*(?:\.\s*([A-Za-z_]\w*)|\[)")
+# `data` at the root of a ref only: not `obj.data.x` or `x["data"]`.
+_DATA_REF = re.compile(r"(?<![\w.\]])data\b(?:\s*\.\s*([A-Za-z_]\w*)|\s*(\[)|)")
 _ALLOWED_DATA = ("lib", "inventory")
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
+_KEYWORDS = {"not", "some", "in", "if", "contains", "every", "else", "with", "as", "default", "import", "package"}
+_PRINT_LINE = re.compile(r"^(\s*)print\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*;?\s*$")
+# OPA builtins that rego-cpp does not have (OPA v1.17; deprecated ones only exist for Rego v0).
+UNSUPPORTED_BUILTINS = frozenset({
+    "http.send", "json.match_schema", "json.verify_schema", "rego.parse_module", "strings.render_template",
+    "providers.aws.sign_req", "net.cidr_contains", "net.cidr_intersects", "net.cidr_expand", "net.cidr_merge",
+    "net.cidr_contains_matches", "net.cidr_is_valid", "net.lookup_ip_addr", "net.cidr_overlap",
+    "rego.metadata.rule", "rego.metadata.chain", "graphql.parse", "graphql.parse_and_verify",
+    "graphql.parse_query", "graphql.parse_schema", "graphql.is_valid", "graphql.schema_is_valid", "trace",
+})  # fmt: skip
 
 
 def blank_strings_and_comments(source: str) -> str:
@@ -47,6 +61,64 @@ def blank_strings_and_comments(source: str) -> str:
     return "".join(out)
 
 
+def _depth_zero_names(code: str) -> set[str]:
+    """Names followed by `(` outside any brace: the functions a module defines."""
+    names: set[str] = set()
+    depth = 0
+    for i, ch in enumerate(code):
+        if ch in "{[(":
+            if ch == "(" and depth == 0:
+                head = re.search(r"([A-Za-z_]\w*)\s*$", code[max(0, i - 200) : i])
+                if head:
+                    names.add(head.group(1))
+            depth += 1
+        elif ch in "}])":
+            depth = max(0, depth - 1)
+    return names
+
+
+def _import_aliases(code: str) -> set[str]:
+    aliases = set()
+    for line in code.splitlines():
+        found = re.match(r"\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?", line)
+        if found:
+            aliases.add(found.group(2) or found.group(1).rsplit(".", 1)[-1])
+    return aliases
+
+
+def check_calls(module_name: str, code: str, is_builtin: Callable[[str], bool]) -> None:
+    """Every function a module calls must be its own, a lib's, or a builtin rego-cpp has."""
+    own = _depth_zero_names(code)
+    aliases = _import_aliases(code) | {"data"}
+    for found in _CALL.finditer(code):
+        name = found.group(1)
+        first = name.split(".", 1)[0]
+        if name in own or name in _KEYWORDS or (first in aliases and "." in name) or is_builtin(name):
+            continue
+        line = code.count("\n", 0, found.start()) + 1
+        if name in UNSUPPORTED_BUILTINS or name.startswith(("net.", "graphql.")):
+            raise TemplateError(
+                f"invalid ConstraintTemplate: {module_name}:{line}: the builtin {name} is not supported by rego-cpp, "
+                "the Rego engine of gatekeeper-py"
+            )
+        raise TemplateError(f"invalid ConstraintTemplate: {module_name}:{line}: undefined function {name}")
+
+
+def erase_prints(source: str, code: str) -> str:
+    """Gatekeeper erases print() statements unless printing is on; rego-cpp would write them to stdout."""
+    source_lines, code_lines = source.split("\n"), code.split("\n")
+    for i, line in enumerate(code_lines):
+        found = _PRINT_LINE.match(line)
+        if found:
+            source_lines[i] = found.group(1) + "true"
+        elif re.search(r"(?<![\w.])print\s*\(", line):
+            raise TemplateError(
+                f"invalid ConstraintTemplate: line {i + 1}: "
+                "print() is supported only as a statement on a line of its own"
+            )
+    return "\n".join(source_lines)
+
+
 def check_module(kind: str, source: str, *, entry: bool) -> str:
     """Gatekeeper's rules for a template module or lib; returns the package path."""
     code = blank_strings_and_comments(source)
@@ -65,11 +137,11 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
     for imported in _IMPORT.findall(code):
         if imported == "input" or imported.startswith("input."):
             raise TemplateError(f"invalid ConstraintTemplate: cannot import input: {imported}")
-        if not (imported.startswith("data.lib.") or imported.startswith("future.")):
+        if not (imported == "data.lib" or imported.startswith(("data.lib.", "future."))):
             raise TemplateError(f'invalid ConstraintTemplate: invalid import: bad import: "{imported}"')
     for ref in _DATA_REF.finditer(code):
         if ref.group(1) not in _ALLOWED_DATA:
-            shown = f"data.{ref.group(1)}" if ref.group(1) else "data[...]"
+            shown = f"data.{ref.group(1)}" if ref.group(1) else "data[...]" if ref.group(2) else "data"
             raise TemplateError(
                 f"invalid ConstraintTemplate: invalid data references: check refs failed on module {kind}: "
                 f"disallowed ref {shown}"
@@ -80,13 +152,16 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
 class _TemplateProgram:
     """One template's modules, compiled; rebuilt when the inventory it reads changes."""
 
-    def __init__(self, template: ConstraintTemplate, rego: RegoSource):
+    def __init__(self, template: ConstraintTemplate, rego: RegoSource, is_builtin: Callable[[str], bool]):
         self.kind = template.kind
-        self.modules = {f"{template.kind}.rego": rego.rego}
         package = check_module(template.kind, rego.rego, entry=True)
+        self.modules = {f"{template.kind}.rego": rego.rego}
         for i, lib in enumerate(rego.libs):
             check_module(template.kind, lib, entry=False)
             self.modules[f"{template.kind}.lib{i}.rego"] = lib
+        for name, source in self.modules.items():
+            self.modules[name] = erase_prints(source, blank_strings_and_comments(source))
+            check_calls(name, blank_strings_and_comments(self.modules[name]), is_builtin)
         self.entrypoint = package.replace(".", "/") + "/violation"
         self.reads_inventory = any("inventory" in m for m in map(blank_strings_and_comments, self.modules.values()))
         self.policy: CompiledPolicy | None = None
@@ -106,6 +181,7 @@ class RegoDriver:
     engine = ENGINE
 
     def __init__(self) -> None:
+        self._is_builtin = Interpreter().is_builtin
         self._programs: dict[str, _TemplateProgram] = {}
         self._inventory: dict[str, Any] = {}
         self._inventory_version = 0
@@ -122,7 +198,7 @@ class RegoDriver:
                     "Rego v0 is not supported yet: rego-cpp only runs Rego v1; write the template in Rego v1 "
                     'and set `version: "v1"` in its Rego source'
                 )
-            program = _TemplateProgram(template, rego)
+            program = _TemplateProgram(template, rego, self._is_builtin)
             program.compiled(self._inventory, self._inventory_version)
         except EngineError as exc:
             raise TemplateError(
@@ -157,8 +233,8 @@ class RegoDriver:
             params_json = to_engine_json(constraint.parameters or {})
             value = policy.evaluate(f'{{"review":{review_json},"parameters":{params_json}}}')
             if isinstance(value, EvalError):
-                violations.append(Violation(constraint, value.message))
-                continue
+                # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
+                return [Violation(c, value.message) for c in constraints]
             violations += _violations(kind, constraint, value)
         return violations
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,20 +113,25 @@ class CompiledPolicy:
             raise EngineError(f"rego-cpp could not build entrypoint {entrypoint}")
         self.entrypoint = entrypoint
         self._runner = _quiet_interpreter()
+        self._lock = threading.Lock()  # setting the input and querying are two C calls that release the GIL
 
     def evaluate(self, input_json: str) -> Any:
-        """The entrypoint's value for this input (JSON text); None when undefined; EvalError on error."""
-        try:
-            self._runner.set_input_term(input_json)
-        except RegoError as exc:
-            return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
-        out = rego_bundle_query_entrypoint(self._runner._impl, self._bundle._impl, self.entrypoint)
-        try:
-            return _read_output(rego_output_node(out))
-        except _NestedError as exc:
-            return EvalError(exc.message)
-        finally:
-            rego_free_output(out)
+        """The entrypoint's value for this input (JSON text); None when undefined; EvalError on error.
+
+        Thread-safe: evaluations of one policy are serialised.
+        """
+        with self._lock:
+            try:
+                self._runner.set_input_term(input_json)
+                out = rego_bundle_query_entrypoint(self._runner._impl, self._bundle._impl, self.entrypoint)
+            except (RegoError, UnicodeError) as exc:
+                return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
+            try:
+                return _read_output(rego_output_node(out))
+            except _NestedError as exc:
+                return EvalError(exc.message)
+            finally:
+                rego_free_output(out)
 
 
 def _read_output(root: Any) -> Any:
