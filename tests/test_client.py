@@ -261,9 +261,13 @@ def test_violation_without_msg_is_dropped_and_non_string_msg_fails_the_review() 
 @pytest.mark.parametrize(
     ("rego", "kwargs", "message"),
     [
-        ('package x\nviolation[{"msg": "m"}] { true }', {"version": ""}, "Rego v0 is not supported yet"),
+        ('package x\nviolation[{"msg": "m"}] {\n  input.x ==\n}', {"version": ""}, "K8sBad.rego:4:1: unexpected '}'"),
         ('package x\ndeny contains {"msg": "m"} if { true }', {}, "missing required rules: [violation]"),
-        ('package x\nviolation contains {"msg": m} if {\n  m := \n}', {}, "K8sBad.rego:3:5"),
+        (
+            'package x\nviolation contains {"msg": m} if {\n  m := \n}',
+            {},
+            "K8sBad.rego:4:1: unexpected '}', expected a term",
+        ),
         (
             'package x\nimport data.foo\nviolation contains {"msg": "m"} if { true }',
             {},
@@ -377,3 +381,51 @@ def test_object_with_a_non_finite_number_is_a_review_error() -> None:
     client.add_constraint(constraint("K8sAlways", "c", parameters={"msg": "m"}))
     with pytest.raises(ReviewError, match="cannot be reviewed: it holds a number that is not finite"):
         client.review(pod("p", containers=[{"name": "c", "image": "x", "ratio": float("inf")}]))
+
+
+V0_TEMPLATE = """package k8sdisallowedtags
+
+violation[{"msg": msg, "details": {"image": image}}] {
+  container := input_containers[_]
+  image := container.image
+  tag := image_tag(image)
+  bad_tag(tag)
+  msg := sprintf("container <%v> uses a disallowed tag <%v>", [container.name, tag])
+}
+
+image_tag(image) = tag {
+  parts := split(image, ":")
+  count(parts) > 1
+  tag := parts[count(parts) - 1]
+} else = "latest" {
+  true
+}
+
+bad_tag(tag) {
+  tag == input.parameters.tags[_]
+}
+
+input_containers[c] {
+  c := input.review.object.spec.containers[_]
+}
+input_containers[c] {
+  c := input.review.object.spec.initContainers[_]
+}
+"""
+
+
+def test_rego_v0_templates_run_as_gatekeeper_runs_them() -> None:
+    schema = {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}
+    client = Client()
+    client.add_template(template("K8sDisallowedTags", V0_TEMPLATE, schema=schema, version=""))
+    client.add_constraint(constraint("K8sDisallowedTags", "no-latest", parameters={"tags": ["latest", "dev"]}))
+    obj = pod(
+        "p",
+        containers=[{"name": "a", "image": "nginx"}, {"name": "b", "image": "nginx:1.2"}],
+        initContainers=[{"name": "c", "image": "tools:dev"}],
+    )
+    results = client.review(obj).results
+    assert [(r.msg, r.details) for r in results] == [
+        ("container <a> uses a disallowed tag <latest>", {"image": "nginx"}),
+        ("container <c> uses a disallowed tag <dev>", {"image": "tools:dev"}),
+    ]

@@ -280,3 +280,8 @@ def test_unparsable_input_becomes_an_eval_error_with_the_reason() -> None:
 def test_to_engine_json_refuses_non_finite_numbers() -> None:
     with pytest.raises(ValueError):
         to_engine_json({"x": float("inf")})
+
+
+def test_membership_booleans_decode_as_booleans() -> None:
+    policy = CompiledPolicy({"b.rego": "package b\nr := [1 in [1], 2 in [1], true]"}, "b/r")
+    assert policy.evaluate(to_engine_json({})) == [True, False, True]

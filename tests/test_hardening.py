@@ -269,3 +269,36 @@ def test_single_field_mutations_never_escape_as_crashes(data: st.DataObject) -> 
         client.review({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
     except GatekeeperPyError:
         pass
+
+
+def test_lib_function_imported_by_name_is_accepted() -> None:
+    lib = 'package lib.exempt\nis_exempt(c) if c.name == "sidecar"\n'
+    rego = (
+        "package ex\nimport data.lib.exempt.is_exempt\n"
+        'violation contains {"msg": c.name} if {\n'
+        "  some c in input.review.object.spec.containers\n"
+        "  not is_exempt(c)\n"
+        "}\n"
+    )
+    client = Client()
+    client.add_template(template("K8sExempt", rego, libs=[lib]))
+    client.add_constraint(constraint("K8sExempt", "c"))
+    containers = [{"name": "sidecar", "image": "a"}, {"name": "app", "image": "b"}]
+    assert [r.msg for r in client.review(pod("p", containers=containers))] == ["app"]
+
+
+def test_parenthesised_line_after_a_ref_is_not_taken_for_a_call() -> None:
+    rego = (
+        "package spread\n"
+        'violation contains {"msg": "too few replicas"} if {\n'
+        "  input.review.object.spec.replicas < input.parameters.min\n"
+        "  (input.review.object.spec.replicas - 1) >= 0\n"
+        "}\n"
+    )
+    client = Client()
+    client.add_template(
+        template("K8sSpread", rego, schema={"type": "object", "properties": {"min": {"type": "integer"}}})
+    )
+    client.add_constraint(constraint("K8sSpread", "c", parameters={"min": 3}))
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 2}}
+    assert [r.msg for r in client.review(deployment)] == ["too few replicas"]

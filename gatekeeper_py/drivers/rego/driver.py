@@ -1,9 +1,9 @@
 """Run Gatekeeper's Rego templates on rego-cpp, one compiled bundle per template.
 
-Each template gets its own bundle, so templates with the same package, or libs of the same name, never
-meet. Gatekeeper's compile-time rules (required `violation`, allowed imports, lib packages, allowed data
-references) are checked here on the source with strings and comments blanked out; the full Rego front-end
-(parser and v0 support) is tracked separately.
+Each module of a template (Rego v0 or v1) is parsed and emitted again as the Rego v1 rego-cpp reads right
+(parser.py, emit.py). Each template gets its own bundle, so templates with the same package, or libs of the
+same name, never meet. Gatekeeper's compile-time rules (required `violation`, allowed imports, lib packages,
+allowed data references, known functions) are checked on the source with strings and comments blanked out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from regopy import Interpreter
 from ...errors import ReviewError, TemplateError
 from ...model import Constraint, ConstraintTemplate, RegoSource
 from ..base import Violation
+from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
+from .parser import parse_module
+from .syntax import RegoSyntaxError
 
 ENGINE = "Rego"
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
@@ -27,7 +30,8 @@ _VIOLATION_RULE = re.compile(r"^\s*violation\b", re.MULTILINE)
 # `data` at the root of a ref only: not `obj.data.x` or `x["data"]`.
 _DATA_REF = re.compile(r"(?<![\w.\]])data\b(?:\s*\.\s*([A-Za-z_]\w*)|\s*(\[)|)")
 _ALLOWED_DATA = ("lib", "inventory")
-_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
+# A call's `(` is on the name's line: a `(` opening the next line starts a new expression.
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)[ \t]*\(")
 _KEYWORDS = {"not", "some", "in", "if", "contains", "every", "else", "with", "as", "default", "import", "package"}
 _PRINT_LINE = re.compile(r"^(\s*)print\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*;?\s*$")
 # OPA builtins that rego-cpp does not have (OPA v1.17; deprecated ones only exist for Rego v0).
@@ -93,7 +97,7 @@ def check_calls(module_name: str, code: str, is_builtin: Callable[[str], bool]) 
     for found in _CALL.finditer(code):
         name = found.group(1)
         first = name.split(".", 1)[0]
-        if name in own or name in _KEYWORDS or (first in aliases and "." in name) or is_builtin(name):
+        if name in own or name in _KEYWORDS or first in aliases or is_builtin(name):
             continue
         line = code.count("\n", 0, found.start()) + 1
         if name in UNSUPPORTED_BUILTINS or name.startswith(("net.", "graphql.")):
@@ -149,6 +153,14 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
     return path
 
 
+def translate(source: str, version: str, module_name: str) -> str:
+    """A module (Rego v0 or v1) as the Rego v1 text handed to rego-cpp."""
+    try:
+        return emit_module(parse_module(source, version=version, filename=module_name))
+    except RegoSyntaxError as exc:
+        raise TemplateError(f"invalid ConstraintTemplate: {exc}") from None
+
+
 class _TemplateProgram:
     """One template's modules, compiled; rebuilt when the inventory it reads changes."""
 
@@ -160,8 +172,9 @@ class _TemplateProgram:
             check_module(template.kind, lib, entry=False)
             self.modules[f"{template.kind}.lib{i}.rego"] = lib
         for name, source in self.modules.items():
-            self.modules[name] = erase_prints(source, blank_strings_and_comments(source))
-            check_calls(name, blank_strings_and_comments(self.modules[name]), is_builtin)
+            source = erase_prints(source, blank_strings_and_comments(source))
+            check_calls(name, blank_strings_and_comments(source), is_builtin)
+            self.modules[name] = translate(source, rego.version, name)
         self.entrypoint = package.replace(".", "/") + "/violation"
         self.reads_inventory = any("inventory" in m for m in map(blank_strings_and_comments, self.modules.values()))
         self.policy: CompiledPolicy | None = None
@@ -193,11 +206,6 @@ class RegoDriver:
                 "the template has no Rego source", source=template.source, obj=f"ConstraintTemplate/{template.name}"
             )
         try:
-            if rego.version != "v1":
-                raise TemplateError(
-                    "Rego v0 is not supported yet: rego-cpp only runs Rego v1; write the template in Rego v1 "
-                    'and set `version: "v1"` in its Rego source'
-                )
             program = _TemplateProgram(template, rego, self._is_builtin)
             program.compiled(self._inventory, self._inventory_version)
         except EngineError as exc:

@@ -196,7 +196,7 @@ def decode(node: Any) -> Any:
     if kind == NodeKind.Float:
         return float(rego_node_value(node))
     if kind in (NodeKind.Boolean, NodeKind.True_, NodeKind.False_):
-        return rego_node_value(node) == "true"
+        return rego_node_value(node).lower() == "true"  # rego-cpp spells some booleans `True`
     if kind == NodeKind.Null:
         return None
     if kind in (NodeKind.Array, NodeKind.Terms):
