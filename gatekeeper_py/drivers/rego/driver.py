@@ -21,6 +21,7 @@ from ..base import Violation
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
 from .parser import parse_module
+from .rewrite import FORMAT_HELPER, rewrite_module, uses_format_helper
 from .syntax import RegoSyntaxError
 
 ENGINE = "Rego"
@@ -156,7 +157,8 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
 def translate(source: str, version: str, module_name: str) -> str:
     """A module (Rego v0 or v1) as the Rego v1 text handed to rego-cpp."""
     try:
-        return emit_module(parse_module(source, version=version, filename=module_name))
+        module = rewrite_module(parse_module(source, version=version, filename=module_name))
+        return emit_module(module) + (FORMAT_HELPER if uses_format_helper(module) else "")
     except RegoSyntaxError as exc:
         raise TemplateError(f"invalid ConstraintTemplate: {exc}") from None
 

@@ -1,0 +1,175 @@
+"""Rewrites of a parsed module so that rego-cpp evaluates it as OPA does (each measured in the tests).
+
+- A reference with a variable index inside a call argument (`startswith(x, repos[_])`, `lower(xs[i])`) does
+  not compile in rego-cpp, or silently yields nothing. It is bound to a fresh variable first, in the same body,
+  as OPA's own compiler does: `__gk_0 := repos[_]; startswith(x, __gk_0)`. Negated expressions are left alone:
+  binding outside the `not` would change what it means.
+- `sprintf` prints some strings with their quotes: one a body bound from a literal (`s := "x"`) and one a
+  builtin made (`concat`, `upper`, ...). `trim(s, "")` gives the string in the form it prints right, so each
+  argument of a `sprintf` whose arguments are written as an array is passed through `__gk_fmt`, which does
+  that for strings and returns anything else unchanged (FORMAT_HELPER, added to the modules that use it).
+  A builtin-made string nested inside an array or object argument still prints with its quotes.
+- In `not f(x.y)`, OPA evaluates the reference argument before the negation, so an undefined `x.y` makes the
+  whole body fail; rego-cpp makes the `not` true instead. Such arguments (references with constant indices)
+  are bound first: `__gk_0 := x.y; not f(__gk_0)`. Measured on Gatekeeper's own library (psp users suite).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+from .syntax import (
+    SCALARS,
+    Array,
+    ArrayComprehension,
+    Assignment,
+    Body,
+    Call,
+    Every,
+    Expr,
+    Module,
+    Node,
+    ObjectComprehension,
+    Ref,
+    Rule,
+    SetComprehension,
+    Var,
+)
+
+_SCOPES = (ArrayComprehension, SetComprehension, ObjectComprehension, Every)
+FRESH_PREFIX = "__gk_"
+FORMAT_FUNCTION = "__gk_fmt"
+FORMAT_HELPER = f"""
+{FORMAT_FUNCTION}(x) := trim(x, "") if is_string(x)
+
+{FORMAT_FUNCTION}(x) := x if not is_string(x)
+"""
+
+
+def rewrite_module(module: Module) -> Module:
+    """The module with every body rewritten (fresh variables are unique within the module)."""
+    return _wrap_format_args(_Rewriter().module(module))
+
+
+def uses_format_helper(module: Module) -> bool:
+    """Whether the rewritten module calls FORMAT_FUNCTION (then FORMAT_HELPER must be added to its text)."""
+    return _contains_call(module, (FORMAT_FUNCTION,))
+
+
+def _contains_call(node: Any, name: tuple[str, ...]) -> bool:
+    if isinstance(node, tuple):
+        return any(_contains_call(item, name) for item in node)
+    if isinstance(node, Call) and node.name == name:
+        return True
+    return isinstance(node, Node) and any(_contains_call(value, name) for _, value in _children(node))
+
+
+def _wrap_format_args(node: Any) -> Any:
+    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`, anywhere in the module."""
+    if isinstance(node, tuple):
+        return tuple(_wrap_format_args(item) for item in node)
+    if not isinstance(node, Node) or isinstance(node, SCALARS):
+        return node
+    changes = {name: _wrap_format_args(value) for name, value in _children(node) if isinstance(value, Node | tuple)}
+    node = dataclasses.replace(node, **changes) if changes else node
+    if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
+        items = tuple(
+            item if isinstance(item, SCALARS) else Call(name=(FORMAT_FUNCTION,), args=(item,))
+            for item in node.args[1].items
+        )
+        node = dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], items=items)))
+    return node
+
+
+def _children(node: Node) -> list[tuple[str, Any]]:
+    return [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare]
+
+
+class _Rewriter:
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+
+    def module(self, module: Module) -> Module:
+        return dataclasses.replace(module, rules=tuple(self._rule(rule) for rule in module.rules))
+
+    def _rule(self, rule: Rule) -> Rule:
+        """Bodies, and comprehensions in the head (`r := {c | c := lower(xs[_])}`)."""
+        bodies = tuple(self.body(body) for body in rule.bodies)
+        else_ = tuple(
+            dataclasses.replace(clause, value=self._nested_bodies(clause.value), body=self.body(clause.body))
+            for clause in rule.else_
+        )
+        return dataclasses.replace(
+            rule,
+            key=self._nested_bodies(rule.key),
+            value=self._nested_bodies(rule.value),
+            bodies=bodies,
+            else_=else_,
+        )
+
+    def body(self, body: Body) -> Body:
+        out: list[Expr] = []
+        for expr in body:
+            out += self._expr(expr)
+        return tuple(out)
+
+    def _expr(self, expr: Expr) -> list[Expr]:
+        expr = dataclasses.replace(expr, value=self._nested_bodies(expr.value))
+        value = expr.value
+        if expr.withs:
+            return [expr]
+        if expr.negated:
+            return self._bind_negated_call_refs(expr)
+        hoisted: list[Expr] = []
+        value = self._hoist_in_calls(value, hoisted, in_call=False)
+        return [*hoisted, dataclasses.replace(expr, value=value)]
+
+    def _fresh_binding(self, term: Any, hoisted: list[Expr]) -> Var:
+        fresh = Var(name=f"{FRESH_PREFIX}{next(self._counter)}")
+        hoisted.append(Expr(value=Assignment(op=":=", left=fresh, right=term)))
+        return fresh
+
+    def _bind_negated_call_refs(self, expr: Expr) -> list[Expr]:
+        """`not f(a.b)` -> `__gk_0 := a.b; not f(__gk_0)` for refs whose indices are all constants."""
+        call = expr.value
+        if not isinstance(call, Call):
+            return [expr]
+        hoisted: list[Expr] = []
+        args = tuple(
+            self._fresh_binding(arg, hoisted)
+            if isinstance(arg, Ref) and all(isinstance(part, SCALARS) for part in arg.parts)
+            else arg
+            for arg in call.args
+        )
+        return [*hoisted, dataclasses.replace(expr, value=dataclasses.replace(call, args=args))]
+
+    def _nested_bodies(self, node: Any) -> Any:
+        """Rewrite the bodies of comprehensions and `every` found anywhere inside `node`."""
+        if isinstance(node, tuple):
+            return tuple(self._nested_bodies(item) for item in node)
+        if not isinstance(node, Node) or isinstance(node, SCALARS):
+            return node
+        changes = {}
+        for name, value in _children(node):
+            if name == "body" and isinstance(node, _SCOPES):
+                changes[name] = self.body(value)
+            elif isinstance(value, Node | tuple):
+                changes[name] = self._nested_bodies(value)
+        return dataclasses.replace(node, **changes) if changes else node
+
+    def _hoist_in_calls(self, node: Any, hoisted: list[Expr], *, in_call: bool) -> Any:
+        """Replace variable-indexed refs inside call arguments by fresh variables bound in `hoisted`."""
+        if isinstance(node, tuple):
+            return tuple(self._hoist_in_calls(item, hoisted, in_call=in_call) for item in node)
+        if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES)):
+            return node  # comprehension and `every` bodies are their own scopes, rewritten on their own
+        if in_call and isinstance(node, Ref) and any(not isinstance(part, SCALARS) for part in node.parts):
+            return self._fresh_binding(node, hoisted)
+        inside = in_call or isinstance(node, Call)
+        changes = {}
+        for name, value in _children(node):
+            if isinstance(value, Node | tuple):
+                changes[name] = self._hoist_in_calls(value, hoisted, in_call=inside and name != "name")
+        return dataclasses.replace(node, **changes) if changes else node
