@@ -198,3 +198,23 @@ def test_go_quote_matches_go(text: str, quoted: str) -> None:
     from gatekeeper_py.cli.output import go_quote
 
     assert go_quote(text) == quoted
+
+
+def test_rego_translate_prints_the_engines_rego_for_a_template() -> None:
+    run = gatekeeper_py("rego", "translate", str(REPO / "templates" / "k8sallowedregistries.yaml"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("# --- K8sAllowedRegistries.rego ---\npackage k8sallowedregistries\n")
+    assert "violation contains {" in run.stdout and "__gk_fmt(x) := trim(x" in run.stdout
+
+
+def test_rego_translate_v0_file_and_errors(tmp_path: Path) -> None:
+    source = tmp_path / "p.rego"
+    source.write_text('package p\n\ndeny[msg] {\n  msg := "no"\n}\n')
+    run = gatekeeper_py("rego", "translate", str(source))
+    assert run.returncode == 0
+    assert 'deny contains msg if {\n    msg := "no"\n}' in run.stdout
+    source.write_text("package p\n\ndeny[msg] {\n  msg := \n}\n")
+    broken = gatekeeper_py("rego", "translate", str(source))
+    assert broken.returncode == 2 and broken.stdout == ""
+    assert broken.stderr.startswith("error: invalid ConstraintTemplate: p.rego:5:1: ")
+    assert gatekeeper_py("rego", "translate", str(tmp_path / "none.yaml")).returncode == 2

@@ -94,7 +94,9 @@ def test_negated_call_with_undefined_argument_fails_like_opa(data: dict, expecte
 
 
 def test_negated_call_rewrite_leaves_variable_indexed_refs_alone() -> None:
-    module = rewrite_module(parse_module("package m\nr if {\n  not f(input.xs[_])\n}\n", version="v1", filename="m"))
+    module = rewrite_module(
+        parse_module("package m\nr if {\n  not f(input.xs[_])\n}\n", version="v1", filename="m"), "v1"
+    )
     [rule] = module.rules
     [[expr]] = rule.bodies
     assert expr.negated and "__gk_" not in emit_module(module)
@@ -113,3 +115,39 @@ def test_v0_source_goes_through_the_same_rewrites() -> None:
     assert evaluate(source, {"images": ["a/x", "c/y"], "repos": ["a/"]}, rule="violation", version="v0") == [
         {"msg": "image a/x is not allowed"}
     ]
+
+
+DEPRECATED = """package m
+r := {
+  "any": [any([false, true]), any({false}), any([])],
+  "all": [all([true, true]), all([true, false]), all([])],
+  "re_match": [re_match("^a.c$", "abc"), re_match("^a.c$", "abd")],
+  "set_diff": set_diff({1, 2, 3}, {2}),
+  "cast": [cast_array({3, 1}), cast_set([1, 1, 2]), cast_string("s"), cast_boolean(true), cast_object({"a": 1})],
+}
+"""
+
+
+def test_deprecated_v0_builtins_mean_what_opa_gives_them() -> None:
+    assert evaluate(DEPRECATED, {}, version="v0") == {
+        "any": [True, False, False],
+        "all": [True, False, True],
+        "re_match": [True, False],
+        "set_diff": [1, 3],
+        "cast": [[1, 3], [1, 2], "s", True, {"a": 1}],
+    }
+
+
+def test_deprecated_builtins_are_only_for_v0_templates() -> None:
+    from conftest import constraint, template
+
+    from gatekeeper_py import Client, TemplateError
+
+    rego = 'package m\nviolation[{"msg": "m"}] {\n  re_match("^x", input.review.object.metadata.name)\n}\n'
+    client = Client()
+    client.add_template(template("K8sDeprecated", rego, version=""))
+    client.add_constraint(constraint("K8sDeprecated", "c"))
+    assert [r.msg for r in client.review({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "xy"}})] == ["m"]
+    v1 = 'package m\nviolation contains {"msg": "m"} if {\n  re_match("^x", input.review.object.metadata.name)\n}\n'
+    with pytest.raises(TemplateError, match="undefined function re_match"):
+        Client().add_template(template("K8sDeprecated", v1))

@@ -87,5 +87,37 @@ def verify_command(
     raise typer.Exit(verify_exit_code(results, errors))
 
 
+rego_app = typer.Typer(help="Rego tools.", no_args_is_help=True)
+app.add_typer(rego_app, name="rego")
+
+
+class RegoVersion(StrEnum):
+    v0 = "v0"
+    v1 = "v1"
+
+
+@rego_app.command("translate")
+def rego_translate_command(
+    path: Annotated[str, typer.Argument(help="A ConstraintTemplate file, or a .rego file.")],
+    rego_version: Annotated[
+        RegoVersion, typer.Option("--rego-version", help="The Rego version of a .rego file (templates say their own).")
+    ] = RegoVersion.v0,
+) -> None:
+    """Print the Rego v1 that gatekeeper-py hands to its engine for each module of a template.
+
+    Exit 2 when the file cannot be read or its Rego does not parse.
+    """
+    from ..errors import GatekeeperPyError
+    from .output import error_line
+    from .rego_translate import render_modules, translated_modules
+
+    try:
+        modules = translated_modules(path, rego_version.value)
+    except GatekeeperPyError as exc:
+        error_line(str(exc))
+        raise typer.Exit(2) from None
+    sys.stdout.write(render_modules(modules))
+
+
 def main() -> None:
     app()

@@ -21,7 +21,7 @@ from ..base import Violation
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
 from .parser import parse_module
-from .rewrite import FORMAT_HELPER, rewrite_module, uses_format_helper
+from .rewrite import DEPRECATED_BUILTINS, helper_source, rewrite_module
 from .syntax import RegoSyntaxError
 
 ENGINE = "Rego"
@@ -91,9 +91,10 @@ def _import_aliases(code: str) -> set[str]:
     return aliases
 
 
-def check_calls(module_name: str, code: str, is_builtin: Callable[[str], bool]) -> None:
-    """Every function a module calls must be its own, a lib's, or a builtin rego-cpp has."""
-    own = _depth_zero_names(code)
+def check_calls(module_name: str, code: str, is_builtin: Callable[[str], bool], version: str = "v1") -> None:
+    """Every function a module calls must be its own, a lib's, a builtin rego-cpp has, or (in Rego v0) a
+    deprecated builtin we provide."""
+    own = _depth_zero_names(code) | (DEPRECATED_BUILTINS if version != "v1" else set())
     aliases = _import_aliases(code) | {"data"}
     for found in _CALL.finditer(code):
         name = found.group(1)
@@ -157,8 +158,8 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
 def translate(source: str, version: str, module_name: str) -> str:
     """A module (Rego v0 or v1) as the Rego v1 text handed to rego-cpp."""
     try:
-        module = rewrite_module(parse_module(source, version=version, filename=module_name))
-        return emit_module(module) + (FORMAT_HELPER if uses_format_helper(module) else "")
+        module = rewrite_module(parse_module(source, version=version, filename=module_name), version)
+        return emit_module(module) + helper_source(module)
     except RegoSyntaxError as exc:
         raise TemplateError(f"invalid ConstraintTemplate: {exc}") from None
 
@@ -175,7 +176,7 @@ class _TemplateProgram:
             self.modules[f"{template.kind}.lib{i}.rego"] = lib
         for name, source in self.modules.items():
             source = erase_prints(source, blank_strings_and_comments(source))
-            check_calls(name, blank_strings_and_comments(source), is_builtin)
+            check_calls(name, blank_strings_and_comments(source), is_builtin, rego.version)
             self.modules[name] = translate(source, rego.version, name)
         self.entrypoint = package.replace(".", "/") + "/violation"
         self.reads_inventory = any("inventory" in m for m in map(blank_strings_and_comments, self.modules.values()))

@@ -7,8 +7,10 @@
 - `sprintf` prints some strings with their quotes: one a body bound from a literal (`s := "x"`) and one a
   builtin made (`concat`, `upper`, ...). `trim(s, "")` gives the string in the form it prints right, so each
   argument of a `sprintf` whose arguments are written as an array is passed through `__gk_fmt`, which does
-  that for strings and returns anything else unchanged (FORMAT_HELPER, added to the modules that use it).
+  that for strings and returns anything else unchanged (a helper, see HELPERS).
   A builtin-made string nested inside an array or object argument still prints with its quotes.
+- Rego v0's deprecated builtins (`any`, `all`, `re_match`, `set_diff`, `cast_*`), which OPA still accepts in v0,
+  are missing from rego-cpp: their calls are renamed to Rego definitions of the same meaning (HELPERS).
 - In `not f(x.y)`, OPA evaluates the reference argument before the negation, so an undefined `x.y` makes the
   whole body fail; rego-cpp makes the `not` true instead. Such arguments (references with constant indices)
   are bound first: `__gk_0 := x.y; not f(__gk_0)`. Measured on Gatekeeper's own library (psp users suite).
@@ -41,29 +43,56 @@ from .syntax import (
 _SCOPES = (ArrayComprehension, SetComprehension, ObjectComprehension, Every)
 FRESH_PREFIX = "__gk_"
 FORMAT_FUNCTION = "__gk_fmt"
-FORMAT_HELPER = f"""
-{FORMAT_FUNCTION}(x) := trim(x, "") if is_string(x)
+# Helper functions a rewritten module may call, by name, with their Rego v1 definitions.
+HELPERS = {
+    FORMAT_FUNCTION: f"""{FORMAT_FUNCTION}(x) := trim(x, "") if is_string(x)
+{FORMAT_FUNCTION}(x) := x if not is_string(x)""",
+    "__gk_any": "__gk_any(xs) := true if { some x in xs; x == true } else := false",
+    "__gk_all": "__gk_all(xs) := false if { some x in xs; x != true } else := true",
+    "__gk_re_match": "__gk_re_match(pattern, value) := regex.match(pattern, value)",
+    "__gk_set_diff": "__gk_set_diff(a, b) := a - b",
+    "__gk_cast_array": "__gk_cast_array(x) := sort(x) if is_set(x)\n__gk_cast_array(x) := x if is_array(x)",
+    "__gk_cast_set": "__gk_cast_set(x) := {y | some y in x} if is_array(x)\n__gk_cast_set(x) := x if is_set(x)",
+    "__gk_cast_string": "__gk_cast_string(x) := x if is_string(x)",
+    "__gk_cast_boolean": "__gk_cast_boolean(x) := x if is_boolean(x)",
+    "__gk_cast_null": "__gk_cast_null(x) := x if is_null(x)",
+    "__gk_cast_object": "__gk_cast_object(x) := x if is_object(x)",
+}
+DEPRECATED_BUILTINS = frozenset(name.removeprefix("__gk_") for name in HELPERS if name != FORMAT_FUNCTION)
 
-{FORMAT_FUNCTION}(x) := x if not is_string(x)
-"""
 
-
-def rewrite_module(module: Module) -> Module:
+def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
-    return _wrap_format_args(_Rewriter().module(module))
+    module = _wrap_format_args(_Rewriter().module(module))
+    return _rename_deprecated(module) if version != "v1" else module
 
 
-def uses_format_helper(module: Module) -> bool:
-    """Whether the rewritten module calls FORMAT_FUNCTION (then FORMAT_HELPER must be added to its text)."""
-    return _contains_call(module, (FORMAT_FUNCTION,))
+def helper_source(module: Module) -> str:
+    """The definitions of the HELPERS a rewritten module calls, to append to its text."""
+    used = sorted(_called_names(module) & set(HELPERS))
+    return "".join(f"\n{HELPERS[name]}\n" for name in used)
 
 
-def _contains_call(node: Any, name: tuple[str, ...]) -> bool:
+def _called_names(node: Any) -> set[str]:
     if isinstance(node, tuple):
-        return any(_contains_call(item, name) for item in node)
-    if isinstance(node, Call) and node.name == name:
-        return True
-    return isinstance(node, Node) and any(_contains_call(value, name) for _, value in _children(node))
+        return set().union(*(_called_names(item) for item in node)) if node else set()
+    if not isinstance(node, Node):
+        return set()
+    found = {".".join(node.name)} if isinstance(node, Call) else set()
+    return found.union(*(_called_names(value) for _, value in _children(node)))
+
+
+def _rename_deprecated(node: Any) -> Any:
+    """`any(xs)` -> `__gk_any(xs)`, and so on for every deprecated builtin."""
+    if isinstance(node, tuple):
+        return tuple(_rename_deprecated(item) for item in node)
+    if not isinstance(node, Node) or isinstance(node, SCALARS):
+        return node
+    changes = {name: _rename_deprecated(value) for name, value in _children(node) if isinstance(value, Node | tuple)}
+    node = dataclasses.replace(node, **changes) if changes else node
+    if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in DEPRECATED_BUILTINS:
+        node = dataclasses.replace(node, name=(f"__gk_{node.name[0]}",))
+    return node
 
 
 def _wrap_format_args(node: Any) -> Any:
