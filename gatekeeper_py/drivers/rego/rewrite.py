@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from .syntax import (
@@ -63,8 +64,8 @@ DEPRECATED_BUILTINS = frozenset(name.removeprefix("__gk_") for name in HELPERS i
 
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
-    module = _wrap_format_args(_Rewriter().module(module))
-    return _rename_deprecated(module) if version != "v1" else module
+    module = _map_bottom_up(_Rewriter().module(module), _format_args)
+    return _map_bottom_up(module, _deprecated_to_helper) if version != "v1" else module
 
 
 def helper_source(module: Module) -> str:
@@ -82,33 +83,33 @@ def _called_names(node: Any) -> set[str]:
     return found.union(*(_called_names(value) for _, value in _children(node)))
 
 
-def _rename_deprecated(node: Any) -> Any:
-    """`any(xs)` -> `__gk_any(xs)`, and so on for every deprecated builtin."""
+def _map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
+    """`node` with `change` applied to every node in it, children before their parents."""
     if isinstance(node, tuple):
-        return tuple(_rename_deprecated(item) for item in node)
+        return tuple(_map_bottom_up(item, change) for item in node)
     if not isinstance(node, Node) or isinstance(node, SCALARS):
         return node
-    changes = {name: _rename_deprecated(value) for name, value in _children(node) if isinstance(value, Node | tuple)}
-    node = dataclasses.replace(node, **changes) if changes else node
-    if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in DEPRECATED_BUILTINS:
-        node = dataclasses.replace(node, name=(f"__gk_{node.name[0]}",))
-    return node
+    children = {
+        name: _map_bottom_up(value, change) for name, value in _children(node) if isinstance(value, Node | tuple)
+    }
+    return change(dataclasses.replace(node, **children) if children else node)
 
 
-def _wrap_format_args(node: Any) -> Any:
-    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`, anywhere in the module."""
-    if isinstance(node, tuple):
-        return tuple(_wrap_format_args(item) for item in node)
-    if not isinstance(node, Node) or isinstance(node, SCALARS):
-        return node
-    changes = {name: _wrap_format_args(value) for name, value in _children(node) if isinstance(value, Node | tuple)}
-    node = dataclasses.replace(node, **changes) if changes else node
+def _format_args(node: Node) -> Node:
+    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`."""
     if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
         items = tuple(
             item if isinstance(item, SCALARS) else Call(name=(FORMAT_FUNCTION,), args=(item,))
             for item in node.args[1].items
         )
-        node = dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], items=items)))
+        return dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], items=items)))
+    return node
+
+
+def _deprecated_to_helper(node: Node) -> Node:
+    """`any(xs)` -> `__gk_any(xs)`, and so on for every deprecated builtin."""
+    if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in DEPRECATED_BUILTINS:
+        return dataclasses.replace(node, name=(f"__gk_{node.name[0]}",))
     return node
 
 
