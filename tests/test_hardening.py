@@ -302,3 +302,13 @@ def test_parenthesised_line_after_a_ref_is_not_taken_for_a_call() -> None:
     client.add_constraint(constraint("K8sSpread", "c", parameters={"min": 3}))
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 2}}
     assert [r.msg for r in client.review(deployment)] == ["too few replicas"]
+
+
+def test_templates_using_with_are_refused_instead_of_crashing_the_engine() -> None:
+    rego = (
+        "package w\n"
+        'is_pod if input.review.object.kind == "Pod"\n'
+        'violation contains {"msg": "m"} if {\n  is_pod with input as {"review": {"object": {"kind": "Pod"}}}\n}\n'
+    )
+    with pytest.raises(TemplateError, match=re.escape("K8sWith.rego:4:10: `with` is not supported")):
+        Client().add_template(template("K8sWith", rego))

@@ -21,7 +21,7 @@ from ..base import Violation
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
 from .parser import parse_module
-from .rewrite import DEPRECATED_BUILTINS, helper_source, rewrite_module
+from .rewrite import DEPRECATED_BUILTINS, first_with, helper_source, rewrite_module
 from .syntax import RegoSyntaxError
 
 ENGINE = "Rego"
@@ -158,10 +158,17 @@ def check_module(kind: str, source: str, *, entry: bool) -> str:
 def translate(source: str, version: str, module_name: str) -> str:
     """A module (Rego v0 or v1) as the Rego v1 text handed to rego-cpp."""
     try:
-        module = rewrite_module(parse_module(source, version=version, filename=module_name), version)
-        return emit_module(module) + helper_source(module)
+        parsed = parse_module(source, version=version, filename=module_name)
     except RegoSyntaxError as exc:
         raise TemplateError(f"invalid ConstraintTemplate: {exc}") from None
+    found = first_with(parsed)
+    if found is not None:
+        raise TemplateError(
+            f"invalid ConstraintTemplate: {module_name}:{found.line}:{found.col}: `with` is not supported: "
+            "it crashes rego-cpp, the Rego engine of gatekeeper-py"
+        )
+    module = rewrite_module(parsed, version)
+    return emit_module(module) + helper_source(module)
 
 
 class _TemplateProgram:

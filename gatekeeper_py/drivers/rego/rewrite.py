@@ -39,6 +39,7 @@ from .syntax import (
     Rule,
     SetComprehension,
     Var,
+    With,
 )
 
 _SCOPES = (ArrayComprehension, SetComprehension, ObjectComprehension, Every)
@@ -72,6 +73,17 @@ def helper_source(module: Module) -> str:
     """The definitions of the HELPERS a rewritten module calls, to append to its text."""
     used = sorted(_called_names(module) & set(HELPERS))
     return "".join(f"\n{HELPERS[name]}\n" for name in used)
+
+
+def first_with(node: Any) -> With | None:
+    """The first `with` modifier anywhere in a module (rego-cpp's compiler aborts the process on them)."""
+    if isinstance(node, tuple):
+        return next((found for item in node if (found := first_with(item)) is not None), None)
+    if isinstance(node, With):
+        return node
+    if not isinstance(node, Node):
+        return None
+    return next((found for _, value in _children(node) if (found := first_with(value)) is not None), None)
 
 
 def _called_names(node: Any) -> set[str]:
