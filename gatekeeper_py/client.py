@@ -24,8 +24,17 @@ from .review import ORIGINAL, Review, build_review
 AUTOREJECT_PREFIX = "unable to match constraints: "
 
 
-def default_drivers() -> list[Driver]:
-    """The engines, in preference order (the Rego engine is loaded only when a client is made)."""
+ENGINES = ("auto", "rego", "cel")
+
+
+def default_drivers(engine: str = "auto") -> list[Driver]:
+    """The engines `engine` allows, in preference order: `auto` is every engine (CEL first, as Gatekeeper ranks
+    them, once a CEL driver exists), `rego` only Rego, `cel` only CEL (none yet). The Rego engine is loaded
+    only when a client is made."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "cel":
+        return []
     from .drivers.rego import RegoDriver
 
     return [RegoDriver()]
@@ -38,11 +47,13 @@ class Client:
     the review (only at the webhook, `validation.gatekeeper.sh`, the default).
     """
 
-    def __init__(self, *, enforcement_point: str = WEBHOOK, drivers: Sequence[Driver] | None = None) -> None:
+    def __init__(
+        self, *, enforcement_point: str = WEBHOOK, engine: str = "auto", drivers: Sequence[Driver] | None = None
+    ) -> None:
         if enforcement_point not in ENFORCEMENT_POINTS:
             raise ValueError(f"unknown enforcement point {enforcement_point!r}: expected one of {ENFORCEMENT_POINTS}")
         self.enforcement_point = enforcement_point
-        self._drivers = list(drivers) if drivers is not None else default_drivers()
+        self._drivers = list(drivers) if drivers is not None else default_drivers(engine)
         self._templates: dict[str, ConstraintTemplate] = {}
         self._template_driver: dict[str, Driver] = {}
         self._constraints: dict[str, dict[str, Constraint]] = {}

@@ -113,13 +113,13 @@ def _first_document(path: Path, what: str) -> dict:
     return docs[0].obj
 
 
-def _test_client(suite: Suite, test: Test) -> Client:
+def _test_client(suite: Suite, test: Test, engine: str) -> Client:
     """A gator client with the test's template and constraint; raises what stops the test."""
     if not test.template:
         raise LoadError("invalid suite: missing template", source=str(suite.path))
     if not test.constraint:
         raise LoadError("invalid suite: missing constraint", source=str(suite.path))
-    client = Client(enforcement_point=GATOR)
+    client = Client(enforcement_point=GATOR, engine=engine)
     template_path = suite.directory / test.template
     client.add_template(_first_document(template_path, "ConstraintTemplate"), str(template_path))
     constraint_path = suite.directory / test.constraint
@@ -161,14 +161,14 @@ def _timed_case(client: Client | None, suite: Suite, case: Case, test_error: str
     return CaseResult(case.name, "pass", None, time.perf_counter() - start)
 
 
-def run_test(suite: Suite, test: Test, run_filter: RunFilter) -> TestResult:
+def run_test(suite: Suite, test: Test, run_filter: RunFilter, engine: str = "auto") -> TestResult:
     start = time.perf_counter()
     if test.skip or not run_filter.runs_test(test):
         return TestResult(test.name, "skip")
     client: Client | None = None
     error: str | None = None
     try:
-        client = _test_client(suite, test)
+        client = _test_client(suite, test, engine)
     except SchemaError as exc:
         if not test.invalid:
             error = str(exc)
@@ -195,10 +195,12 @@ def run_test(suite: Suite, test: Test, run_filter: RunFilter) -> TestResult:
     return TestResult(test.name, status, error, time.perf_counter() - start, cases)
 
 
-def run_suite(suite: Suite, display_path: str, run_filter: RunFilter | None = None) -> SuiteResult:
+def run_suite(
+    suite: Suite, display_path: str, run_filter: RunFilter | None = None, engine: str = "auto"
+) -> SuiteResult:
     start = time.perf_counter()
     if suite.skip:
         return SuiteResult(display_path, "skip")
-    tests = [run_test(suite, t, run_filter or RunFilter()) for t in suite.tests]
+    tests = [run_test(suite, t, run_filter or RunFilter(), engine) for t in suite.tests]
     failed = any(t.status in ("fail", "error") for t in tests)
     return SuiteResult(display_path, "fail" if failed else "pass", None, time.perf_counter() - start, tests)

@@ -18,6 +18,15 @@ app = typer.Typer(
 )
 
 
+class Engine(StrEnum):
+    auto = "auto"
+    rego = "rego"
+    cel = "cel"
+
+
+ENGINE_HELP = "auto: CEL where a template has it, as Gatekeeper does (no CEL engine yet: Rego); rego; cel."
+
+
 class TestOutput(StrEnum):
     human = "human"
     json = "json"
@@ -49,6 +58,7 @@ def test_command(
     ],
     output: Annotated[TestOutput, typer.Option("--output", "-o", help="Output format.")] = TestOutput.human,
     deny_only: Annotated[bool, typer.Option("--deny-only", help="Show only results whose action is deny.")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
 ) -> None:
     """Review every object among the inputs, as `gator test` does.
 
@@ -56,7 +66,7 @@ def test_command(
     """
     from .gator_test import exit_code, render, run_test
 
-    run = run_test(filename)
+    run = run_test(filename, engine.value)
     results = [(d, r) for d, r in run.results if not deny_only or "deny" in r.actions]
     sys.stdout.write(render(results, output.value))
     raise typer.Exit(exit_code(run))
@@ -75,6 +85,7 @@ def verify_command(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every test and case.")] = False,
     output: Annotated[VerifyOutput, typer.Option("--output", "-o", help="Output format.")] = VerifyOutput.human,
+    engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
 ) -> None:
     """Run gator Suites (test.gatekeeper.sh Suite files), as `gator verify` does.
 
@@ -82,7 +93,7 @@ def verify_command(
     """
     from .gator_verify import render_human, render_json, run_verify, verify_exit_code
 
-    results, errors = run_verify(paths, run)
+    results, errors = run_verify(paths, run, engine.value)
     sys.stdout.write(render_json(results) if output == VerifyOutput.json else render_human(results, verbose))
     raise typer.Exit(verify_exit_code(results, errors))
 

@@ -57,7 +57,7 @@ def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) ->
     return None
 
 
-def run_test(paths: list[str]) -> TestRun:
+def run_test(paths: list[str], engine: str = "auto") -> TestRun:
     """Load, add and review everything under `paths`."""
     run = TestRun()
     docs, load_errors = load_all(paths)
@@ -70,7 +70,7 @@ def run_test(paths: list[str]) -> TestRun:
         else:
             run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
     warn_duplicates(objects)
-    client = Client(enforcement_point=GATOR)
+    client = Client(enforcement_point=GATOR, engine=engine)
     for error in client.add_policies(objects):
         run.fail(error)
     namespaces = {}

@@ -10,7 +10,7 @@ from .output import error_line, to_json
 FAILED = ("fail", "error")
 
 
-def run_verify(targets: list[str], run: str | None) -> tuple[list[SuiteResult], list[str]]:
+def run_verify(targets: list[str], run: str | None, engine: str = "auto") -> tuple[list[SuiteResult], list[str]]:
     """Results of every Suite under `targets`, and the bad-input errors met on the way."""
     errors: list[str] = []
     results: list[SuiteResult] = []
@@ -31,7 +31,7 @@ def run_verify(targets: list[str], run: str | None) -> tuple[list[SuiteResult], 
                 errors.append(str(exc))
                 continue
             if suite is not None:
-                results.append(run_suite(suite, str(path), run_filter))
+                results.append(run_suite(suite, str(path), run_filter, engine))
     for error in errors:
         error_line(error)
     return results, errors

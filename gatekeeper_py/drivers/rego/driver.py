@@ -21,7 +21,7 @@ from ..base import Violation
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
 from .parser import parse_module
-from .rewrite import DEPRECATED_BUILTINS, first_with, helper_source, rewrite_module
+from .rewrite import DEPRECATED_BUILTINS, first_with, rewrite_module, with_helpers
 from .syntax import RegoSyntaxError
 
 ENGINE = "Rego"
@@ -167,8 +167,7 @@ def translate(source: str, version: str, module_name: str) -> str:
             f"invalid ConstraintTemplate: {module_name}:{found.line}:{found.col}: `with` is not supported: "
             "it crashes rego-cpp, the Rego engine of gatekeeper-py"
         )
-    module = rewrite_module(parsed, version)
-    return emit_module(module) + helper_source(module)
+    return emit_module(with_helpers(rewrite_module(parsed, version)))
 
 
 class _TemplateProgram:

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -69,10 +70,18 @@ def rewrite_module(module: Module, version: str) -> Module:
     return _map_bottom_up(module, _deprecated_to_helper) if version != "v1" else module
 
 
-def helper_source(module: Module) -> str:
-    """The definitions of the HELPERS a rewritten module calls, to append to its text."""
-    used = sorted(_called_names(module) & set(HELPERS))
-    return "".join(f"\n{HELPERS[name]}\n" for name in used)
+def with_helpers(module: Module) -> Module:
+    """The module with the rules of every HELPER it calls and does not define yet."""
+    defined = {rule.name for rule in module.rules}
+    used = sorted((_called_names(module) & set(HELPERS)) - defined)
+    return dataclasses.replace(module, rules=module.rules + tuple(r for name in used for r in _helper_rules(name)))
+
+
+@functools.cache
+def _helper_rules(name: str) -> tuple[Rule, ...]:
+    from .parser import parse_module
+
+    return parse_module(f"package helpers\n{HELPERS[name]}\n", version="v1", filename="helpers.rego").rules
 
 
 def first_with(node: Any) -> With | None:
@@ -111,7 +120,9 @@ def _format_args(node: Node) -> Node:
     """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`."""
     if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
         items = tuple(
-            item if isinstance(item, SCALARS) else Call(name=(FORMAT_FUNCTION,), args=(item,))
+            item
+            if isinstance(item, SCALARS) or (isinstance(item, Call) and item.name == (FORMAT_FUNCTION,))
+            else Call(name=(FORMAT_FUNCTION,), args=(item,))
             for item in node.args[1].items
         )
         return dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], items=items)))
