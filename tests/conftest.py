@@ -123,9 +123,15 @@ def exec_review(
     return review
 
 
-@pytest.fixture()
-def starter_client() -> Client:
-    """A webhook Client loaded with the shipped templates/ and constraints/."""
+V0_TEMPLATES = REPO / "tests" / "data" / "v0-templates"
+
+
+@pytest.fixture(params=["v1", "v0"])
+def starter_client(request: pytest.FixtureRequest) -> Client:
+    """A webhook Client with constraints/ and either the shipped templates/ (Rego v1) or the same policies
+    written in Rego v0, as Gatekeeper's documentation writes them (tests/data/v0-templates)."""
+    templates = REPO / "templates" if request.param == "v1" else V0_TEMPLATES
     client = Client()
-    assert client.add_policies(read_paths([REPO / "templates", REPO / "constraints"])) == []
+    assert client.add_policies(read_paths([templates, REPO / "constraints"])) == []
+    assert all(t.rego.version == request.param for t in client.templates.values())
     return client

@@ -240,3 +240,33 @@ def test_random_v0_programs_translate_or_fail_clearly(source: str) -> None:
         pytest.fail("RegoSyntaxError escaped translate()")
     assert text.startswith("package gen\n")
     assert translate(text, "v1", "gen.rego") == text
+
+
+CRASHER = (
+    "package m\n"
+    'lists := {"containers", "initContainers"}\n'
+    "violation contains c.name if {\n"
+    "  list := lists[_]\n"
+    "  c := input.spec[list][_]\n"
+    "}\n"
+)
+
+
+def test_iteration_key_used_as_ref_key_is_rewritten_and_evaluates() -> None:
+    data = {"spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "b"}]}}
+    assert evaluate(CRASHER, data, rule="violation") == ["a", "b"]
+    assert "some list in lists" in translate(CRASHER, "v1", "m.rego")
+
+
+def test_rego_cpp_still_crashes_on_the_untranslated_form() -> None:
+    """Pins the rego-cpp bug the rewrite avoids: if a regopy upgrade fixes it, this test says so."""
+    import subprocess
+    import sys
+
+    script = (
+        "from gatekeeper_py.drivers.rego.engine import CompiledPolicy\n"
+        f"CompiledPolicy({{'m.rego': {CRASHER!r}}}, 'm/violation')\n"
+        "print('built')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "built" not in run.stdout

@@ -9,6 +9,8 @@
   argument of a `sprintf` whose arguments are written as an array is passed through `__gk_fmt`, which does
   that for strings and returns anything else unchanged (a helper, see HELPERS).
   A builtin-made string nested inside an array or object argument still prints with its quotes.
+- `x := coll[_]` followed by `x` as a reference key (`spec[x]`) makes rego-cpp's compiler crash the process
+  (a segfault). The same iteration written `some x in coll` compiles, so every `x := coll[_]` is written so.
 - Rego v0's deprecated builtins (`any`, `all`, `re_match`, `set_diff`, `cast_*`), which OPA still accepts in v0,
   are missing from rego-cpp: their calls are renamed to Rego definitions of the same meaning (HELPERS).
 - In `not f(x.y)`, OPA evaluates the reference argument before the negation, so an undefined `x.y` makes the
@@ -39,6 +41,7 @@ from .syntax import (
     Ref,
     Rule,
     SetComprehension,
+    SomeIn,
     Var,
     With,
 )
@@ -140,6 +143,25 @@ def _children(node: Node) -> list[tuple[str, Any]]:
     return [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare]
 
 
+def _as_some_in(expr: Expr) -> Expr:
+    """`x := coll[_]` -> `some x in coll` (the same iteration; the first form can crash rego-cpp's compiler)."""
+    value = expr.value
+    if (
+        expr.negated
+        or expr.withs
+        or not isinstance(value, Assignment)
+        or value.op != ":="
+        or not isinstance(value.left, Var)
+        or not isinstance(value.right, Ref)
+        or not value.right.parts
+        or value.right.parts[-1] != Var(name="_")
+    ):
+        return expr
+    parts = value.right.parts[:-1]
+    collection = dataclasses.replace(value.right, parts=parts) if parts else value.right.head
+    return dataclasses.replace(expr, value=SomeIn(key=None, value=value.left, collection=collection))
+
+
 class _Rewriter:
     def __init__(self) -> None:
         self._counter = itertools.count()
@@ -165,7 +187,7 @@ class _Rewriter:
     def body(self, body: Body) -> Body:
         out: list[Expr] = []
         for expr in body:
-            out += self._expr(expr)
+            out += [_as_some_in(e) for e in self._expr(expr)]
         return tuple(out)
 
     def _expr(self, expr: Expr) -> list[Expr]:
@@ -173,6 +195,7 @@ class _Rewriter:
         value = expr.value
         if expr.withs:
             return [expr]
+
         if expr.negated:
             return self._bind_negated_call_refs(expr)
         hoisted: list[Expr] = []
