@@ -270,3 +270,18 @@ def test_rego_cpp_still_crashes_on_the_untranslated_form() -> None:
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "built" not in run.stdout
+
+
+def test_v0_names_that_are_v1_keywords_are_renamed() -> None:
+    source = (
+        "package m\n"
+        "contains = {1, 2}\n"
+        "every(x) = y { y := x + 1 }\n"
+        'violation[{"msg": msg}] {\n'
+        "  in := input.values[_]\n"
+        "  contains[in]\n"
+        '  msg := sprintf("%v %v %v", [in, every(in), contains("abc", "b")])\n'
+        "}\n"
+    )
+    assert evaluate(source, {"values": [1, 3]}, rule="violation", version="v0") == [{"msg": "1 2 true"}]
+    assert "__gk_kw_contains[__gk_kw_in]" in translate(source, "v0", "m.rego")

@@ -11,6 +11,9 @@
   A builtin-made string nested inside an array or object argument still prints with its quotes.
 - `x := coll[_]` followed by `x` as a reference key (`spec[x]`) makes rego-cpp's compiler crash the process
   (a segfault). The same iteration written `some x in coll` compiles, so every `x := coll[_]` is written so.
+- In Rego v0, `contains`, `if`, `in` and `every` are ordinary names (unless imported as keywords, when the
+  parser reads them as syntax). Names that are v1 keywords are renamed `__gk_kw_<name>` (variables, rules,
+  and calls of functions the module defines), since the module is handed to rego-cpp as v1.
 - Rego v0's deprecated builtins (`any`, `all`, `re_match`, `set_diff`, `cast_*`), which OPA still accepts in v0,
   are missing from rego-cpp: their calls are renamed to Rego definitions of the same meaning (HELPERS).
 - In `not f(x.y)`, OPA evaluates the reference argument before the negation, so an undefined `x.y` makes the
@@ -40,6 +43,7 @@ from .syntax import (
     ObjectComprehension,
     Ref,
     Rule,
+    RuleKind,
     SetComprehension,
     SomeIn,
     Var,
@@ -70,7 +74,10 @@ DEPRECATED_BUILTINS = frozenset(name.removeprefix("__gk_") for name in HELPERS i
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
     module = _map_bottom_up(_Rewriter().module(module), _format_args)
-    return _map_bottom_up(module, _deprecated_to_helper) if version != "v1" else module
+    if version == "v1":
+        return module
+    module = _rename_keyword_names(module)
+    return _map_bottom_up(module, _deprecated_to_helper)
 
 
 def with_helpers(module: Module) -> Module:
@@ -130,6 +137,26 @@ def _format_args(node: Node) -> Node:
         )
         return dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], items=items)))
     return node
+
+
+V1_KEYWORDS = frozenset({"contains", "if", "in", "every"})
+KEYWORD_PREFIX = "__gk_kw_"
+
+
+def _rename_keyword_names(module: Module) -> Module:
+    """v0 names that are v1 keywords -> `__gk_kw_<name>`: variables, rules, and calls of the module's functions."""
+    own_functions = {r.name for r in module.rules if r.kind == RuleKind.FUNCTION and r.name in V1_KEYWORDS}
+
+    def rename(node: Node) -> Node:
+        if isinstance(node, Var) and node.name in V1_KEYWORDS:
+            return dataclasses.replace(node, name=KEYWORD_PREFIX + node.name)
+        if isinstance(node, Rule) and node.name in V1_KEYWORDS:
+            return dataclasses.replace(node, name=KEYWORD_PREFIX + node.name)
+        if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in own_functions:
+            return dataclasses.replace(node, name=(KEYWORD_PREFIX + node.name[0],))
+        return node
+
+    return _map_bottom_up(module, rename)
 
 
 def _deprecated_to_helper(node: Node) -> Node:
