@@ -8,7 +8,7 @@ from gatekeeper_py.drivers.rego.driver import translate
 from gatekeeper_py.drivers.rego.emit import emit_module
 from gatekeeper_py.drivers.rego.engine import CompiledPolicy, EngineError, to_engine_json
 from gatekeeper_py.drivers.rego.parser import parse_module
-from gatekeeper_py.drivers.rego.rewrite import FORMAT_FUNCTION, rewrite_module
+from gatekeeper_py.drivers.rego.rewrite import FORMAT_FUNCTION
 
 
 def evaluate(source: str, data: dict, rule: str = "r", version: str = "v1") -> object:
@@ -93,13 +93,68 @@ def test_negated_call_with_undefined_argument_fails_like_opa(data: dict, expecte
     assert evaluate(NEGATED, data) is expected
 
 
-def test_negated_call_rewrite_leaves_variable_indexed_refs_alone() -> None:
-    module = rewrite_module(
-        parse_module("package m\nr if {\n  not f(input.xs[_])\n}\n", version="v1", filename="m"), "v1"
+@pytest.mark.parametrize(
+    ("body", "data", "expected"),
+    [
+        # OPA binds every operand of a negated call or comparison before the `not` (not for `==`):
+        ('not startswith("abc", input.xs[_])', {"xs": ["a", "z"]}, True),  # some element fails: "z"
+        ('not startswith("abc", input.xs[_])', {"xs": ["a", "ab"]}, False),
+        ("not input.x > 5", {}, False),  # undefined operand: the body fails
+        ("not input.x > 5", {"x": 3}, True),
+        ('not input.x != "a"', {}, False),
+        ('not "a" in input.xs', {}, False),
+        ('not "a" in input.xs', {"xs": ["b"]}, True),
+        ("not count(input.x) > 0", {}, False),
+        ('not startswith(lower(input.x), "a")', {}, False),
+        ('not input.x == "a"', {}, True),  # `==` keeps its operands inside the negation
+    ],
+)
+def test_negated_operands_are_bound_before_the_negation_like_opa(body: str, data: dict, expected: bool) -> None:
+    source = f"package m\ndefault r := false\nr if {{\n  {body}\n}}\n"
+    assert evaluate(source, data) is expected
+
+
+def test_comprehension_heads_beyond_a_term_move_into_the_body() -> None:
+    source = (
+        'package m\nr := {"a": [lower(input.xs[i]) | some i, _ in input.xs], "s": {upper(x) | some x in input.xs}}\n'
     )
-    [rule] = module.rules
-    [[expr]] = rule.bodies
-    assert expr.negated and "__gk_" not in emit_module(module)
+    assert evaluate(source, {"xs": ["A", "B"]}) == {"a": ["a", "b"], "s": ["A", "B"]}
+
+
+def test_fresh_names_never_collide_with_the_modules_own() -> None:
+    source = 'package m\nr if {\n  __gk_0 := "A"\n  xs := ["A"]\n  some i\n  lower(xs[i]) == "a"\n  __gk_0 == "A"\n}\n'
+    assert evaluate(source, {}) is True
+
+
+def test_deeply_nested_sources_are_a_template_error_not_a_crash() -> None:
+    deep = "package m\nr := " + "[" * 400 + "1" + "]" * 400 + "\n"
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        translate(deep, "v1", "m.rego")
+
+
+def test_keyword_named_lib_rules_are_renamed_where_they_are_called() -> None:
+    from conftest import constraint, template
+
+    from gatekeeper_py import Client
+
+    lib = "package lib.util\nin(x, xs) { xs[_] == x }\n"
+    rego = (
+        "package m\nimport data.lib.util\n"
+        'violation[{"msg": "found"}] { util.in("a", input.review.object.spec.xs) }\n'
+        'violation[{"msg": "found again"}] { data.lib.util.in("a", input.review.object.spec.xs) }\n'
+    )
+    client = Client()
+    client.add_template(template("K8sKw", rego, libs=[lib], version=""))
+    client.add_constraint(constraint("K8sKw", "c"))
+
+    def review(xs: list[str]) -> list[str]:
+        return [
+            r.msg
+            for r in client.review({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "spec": {"xs": xs}})
+        ]
+
+    assert review(["b"]) == []
+    assert review(["a"]) == ["found", "found again"]
 
 
 def test_v0_source_goes_through_the_same_rewrites() -> None:

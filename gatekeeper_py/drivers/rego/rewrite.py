@@ -2,8 +2,9 @@
 
 - A reference with a variable index inside a call argument (`startswith(x, repos[_])`, `lower(xs[i])`) does
   not compile in rego-cpp, or silently yields nothing. It is bound to a fresh variable first, in the same body,
-  as OPA's own compiler does: `__gk_0 := repos[_]; startswith(x, __gk_0)`. Negated expressions are left alone:
-  binding outside the `not` would change what it means.
+  as OPA's own compiler does: `__gk_0 := repos[_]; startswith(x, __gk_0)`.
+- A comprehension head that is more than a term (`[lower(xs[i]) | ...]`) is moved into the body, as OPA does:
+  `[__gk_0 | ...; __gk_0 := lower(xs[i])]`.
 - `sprintf` prints some strings with their quotes: one a body bound from a literal (`s := "x"`) and one a
   builtin made (`concat`, `upper`, ...). `trim(s, "")` gives the string in the form it prints right, so each
   argument of a `sprintf` whose arguments are written as an array is passed through `__gk_fmt`, which does
@@ -16,9 +17,11 @@
   and calls of functions the module defines), since the module is handed to rego-cpp as v1.
 - Rego v0's deprecated builtins (`any`, `all`, `re_match`, `set_diff`, `cast_*`), which OPA still accepts in v0,
   are missing from rego-cpp: their calls are renamed to Rego definitions of the same meaning (HELPERS).
-- In `not f(x.y)`, OPA evaluates the reference argument before the negation, so an undefined `x.y` makes the
-  whole body fail; rego-cpp makes the `not` true instead. Such arguments (references with constant indices)
-  are bound first: `__gk_0 := x.y; not f(__gk_0)`. Measured on Gatekeeper's own library (psp users suite).
+- In a negated call or comparison (`not f(x.y)`, `not x.y > 5`, `not "a" in x.y`; not `==`), OPA's compiler
+  binds nested calls and every reference operand before the negation, so an undefined `x.y` makes the whole
+  body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes the `not` true instead, or cannot
+  compile it. The same bindings are made here: `__gk_0 := x.y; not f(__gk_0)`. (Gatekeeper's own library
+  relies on this: its psp users suite.)
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +38,12 @@ from .syntax import (
     Array,
     ArrayComprehension,
     Assignment,
+    BinOp,
     Body,
     Call,
     Every,
     Expr,
+    Membership,
     Module,
     Node,
     ObjectComprehension,
@@ -45,7 +51,9 @@ from .syntax import (
     Rule,
     RuleKind,
     SetComprehension,
+    SomeDecl,
     SomeIn,
+    String,
     Var,
     With,
 )
@@ -73,11 +81,11 @@ DEPRECATED_BUILTINS = frozenset(name.removeprefix("__gk_") for name in HELPERS i
 
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
-    module = _map_bottom_up(_Rewriter().module(module), _format_args)
+    module = map_bottom_up(_Rewriter().module(module), _format_args)
     if version == "v1":
         return module
     module = _rename_keyword_names(module)
-    return _map_bottom_up(module, _deprecated_to_helper)
+    return map_bottom_up(module, _deprecated_to_helper)
 
 
 def with_helpers(module: Module) -> Module:
@@ -105,6 +113,18 @@ def first_with(node: Any) -> With | None:
     return next((found for _, value in _children(node) if (found := first_with(value)) is not None), None)
 
 
+_FRESH_NAME = re.compile(re.escape(FRESH_PREFIX) + r"\d+")
+
+
+def _var_names(node: Any) -> set[str]:
+    if isinstance(node, tuple):
+        return set().union(*(_var_names(item) for item in node)) if node else set()
+    if not isinstance(node, Node):
+        return set()
+    found = {node.name} if isinstance(node, Var) else set()
+    return found.union(*(_var_names(value) for _, value in _children(node)))
+
+
 def _called_names(node: Any) -> set[str]:
     if isinstance(node, tuple):
         return set().union(*(_called_names(item) for item in node)) if node else set()
@@ -114,14 +134,14 @@ def _called_names(node: Any) -> set[str]:
     return found.union(*(_called_names(value) for _, value in _children(node)))
 
 
-def _map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
+def map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
     """`node` with `change` applied to every node in it, children before their parents."""
     if isinstance(node, tuple):
-        return tuple(_map_bottom_up(item, change) for item in node)
+        return tuple(map_bottom_up(item, change) for item in node)
     if not isinstance(node, Node) or isinstance(node, SCALARS):
         return node
     children = {
-        name: _map_bottom_up(value, change) for name, value in _children(node) if isinstance(value, Node | tuple)
+        name: map_bottom_up(value, change) for name, value in _children(node) if isinstance(value, Node | tuple)
     }
     return change(dataclasses.replace(node, **children) if children else node)
 
@@ -146,17 +166,29 @@ KEYWORD_PREFIX = "__gk_kw_"
 def _rename_keyword_names(module: Module) -> Module:
     """v0 names that are v1 keywords -> `__gk_kw_<name>`: variables, rules, and calls of the module's functions."""
     own_functions = {r.name for r in module.rules if r.kind == RuleKind.FUNCTION and r.name in V1_KEYWORDS}
+    # Rules of other modules (libs) are renamed there too: rename them where this module names them.
+    packages = {"data"} | {imp.alias or imp.path[-1] for imp in module.imports if imp.path[0] == "data"}
 
     def rename(node: Node) -> Node:
         if isinstance(node, Var) and node.name in V1_KEYWORDS:
             return dataclasses.replace(node, name=KEYWORD_PREFIX + node.name)
         if isinstance(node, Rule) and node.name in V1_KEYWORDS:
             return dataclasses.replace(node, name=KEYWORD_PREFIX + node.name)
-        if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in own_functions:
-            return dataclasses.replace(node, name=(KEYWORD_PREFIX + node.name[0],))
+        own_call = isinstance(node, Call) and len(node.name) == 1 and node.name[0] in own_functions
+        lib_call = isinstance(node, Call) and len(node.name) > 1 and node.name[0] in packages
+        if (own_call or lib_call) and node.name[-1] in V1_KEYWORDS:
+            return dataclasses.replace(node, name=(*node.name[:-1], KEYWORD_PREFIX + node.name[-1]))
+        if isinstance(node, Ref) and isinstance(node.head, Var) and node.head.name in packages:
+            parts = tuple(
+                dataclasses.replace(p, value=KEYWORD_PREFIX + p.value)
+                if isinstance(p, String) and p.value in V1_KEYWORDS
+                else p
+                for p in node.parts
+            )
+            return dataclasses.replace(node, parts=parts)
         return node
 
-    return _map_bottom_up(module, rename)
+    return map_bottom_up(module, rename)
 
 
 def _deprecated_to_helper(node: Node) -> Node:
@@ -168,6 +200,25 @@ def _deprecated_to_helper(node: Node) -> Node:
 
 def _children(node: Node) -> list[tuple[str, Any]]:
     return [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare]
+
+
+def _key_value_some_in(expr: Expr) -> list[Expr]:
+    """`some k, v in coll` -> `some k; v = coll[k]` (rego-cpp rejects the first form inside comprehensions)."""
+    value = expr.value
+    if not isinstance(value, SomeIn) or value.key is None or not isinstance(value.key, Var):
+        return [expr]
+    if not isinstance(value.collection, Var | Ref):
+        return [expr]
+    collection = value.collection
+    element = (
+        dataclasses.replace(collection, parts=(*collection.parts, value.key))
+        if isinstance(collection, Ref)
+        else Ref(head=collection, parts=(value.key,))
+    )
+    binding = dataclasses.replace(expr, value=Assignment(op="=", left=value.value, right=element))
+    if value.key.name == "_":
+        return [binding]
+    return [Expr(value=SomeDecl(vars=(value.key,))), binding]
 
 
 def _as_some_in(expr: Expr) -> Expr:
@@ -194,6 +245,8 @@ class _Rewriter:
         self._counter = itertools.count()
 
     def module(self, module: Module) -> Module:
+        taken = [int(v[len(FRESH_PREFIX) :]) for v in _var_names(module) if _FRESH_NAME.fullmatch(v)]
+        self._counter = itertools.count(max(taken, default=-1) + 1)  # never reuse a name the module has
         return dataclasses.replace(module, rules=tuple(self._rule(rule) for rule in module.rules))
 
     def _rule(self, rule: Rule) -> Rule:
@@ -224,7 +277,7 @@ class _Rewriter:
             return [expr]
 
         if expr.negated:
-            return self._bind_negated_call_refs(expr)
+            return self._bind_negated_operands(expr)
         hoisted: list[Expr] = []
         value = self._hoist_in_calls(value, hoisted, in_call=False)
         return [*hoisted, dataclasses.replace(expr, value=value)]
@@ -234,19 +287,31 @@ class _Rewriter:
         hoisted.append(Expr(value=Assignment(op=":=", left=fresh, right=term)))
         return fresh
 
-    def _bind_negated_call_refs(self, expr: Expr) -> list[Expr]:
-        """`not f(a.b)` -> `__gk_0 := a.b; not f(__gk_0)` for refs whose indices are all constants."""
-        call = expr.value
-        if not isinstance(call, Call):
+    def _bind_negated_operands(self, expr: Expr) -> list[Expr]:
+        """`not f(a.b, g(x))` -> `__gk_0 := a.b; __gk_1 := g(x); not f(__gk_0, __gk_1)`; `==` is left alone."""
+        value = expr.value
+        if isinstance(value, Call):
+            fields = {"args": value.args}
+        elif isinstance(value, BinOp) and value.op != "==":
+            fields = {"left": value.left, "right": value.right}
+        elif isinstance(value, Membership):
+            fields = {"key": value.key, "value": value.value, "collection": value.collection}
+        else:
             return [expr]
         hoisted: list[Expr] = []
-        args = tuple(
-            self._fresh_binding(arg, hoisted)
-            if isinstance(arg, Ref) and all(isinstance(part, SCALARS) for part in arg.parts)
-            else arg
-            for arg in call.args
-        )
-        return [*hoisted, dataclasses.replace(expr, value=dataclasses.replace(call, args=args))]
+
+        def bind(operand: Any) -> Any:
+            if isinstance(operand, Ref | Call | BinOp | Membership):
+                return self._fresh_binding(operand, hoisted)
+            return operand
+
+        changes = {
+            name: tuple(bind(arg) for arg in operand) if isinstance(operand, tuple) else bind(operand)
+            for name, operand in fields.items()
+        }
+        negated = dataclasses.replace(expr, value=dataclasses.replace(value, **changes))
+        bindings = [e for binding in hoisted for e in self._expr(binding)]  # the bindings get rewritten too
+        return [*bindings, negated]
 
     def _nested_bodies(self, node: Any) -> Any:
         """Rewrite the bodies of comprehensions and `every` found anywhere inside `node`."""
@@ -254,6 +319,12 @@ class _Rewriter:
             return tuple(self._nested_bodies(item) for item in node)
         if not isinstance(node, Node) or isinstance(node, SCALARS):
             return node
+        if isinstance(node, ArrayComprehension | SetComprehension) and isinstance(node.head, Call | BinOp | Ref):
+            fresh = Var(name=f"{FRESH_PREFIX}{next(self._counter)}")
+            binding = Expr(value=Assignment(op=":=", left=fresh, right=node.head))
+            node = dataclasses.replace(node, head=fresh, body=(*node.body, binding))
+        if isinstance(node, ArrayComprehension | SetComprehension | ObjectComprehension):
+            node = dataclasses.replace(node, body=tuple(e for expr in node.body for e in _key_value_some_in(expr)))
         changes = {}
         for name, value in _children(node):
             if name == "body" and isinstance(node, _SCOPES):
