@@ -11,6 +11,7 @@ from typing import Literal
 from .client import Client
 from .enforcement import GATOR
 from .errors import GatekeeperPyError, LoadError, SchemaError
+from .gostrings import go_quote
 from .loader import read_file
 from .model.suite import Assertion, Case, Suite, Test
 from .results import Result
@@ -87,13 +88,15 @@ class RunFilter:
 
 def check_assertion(assertion: Assertion, results: list[Result]) -> None:
     """Raise CaseFailure with gator's wording when the number of matching results is wrong."""
+    wanted = assertion.violations
+    if isinstance(wanted, bool) or not (wanted in ("yes", "no") or (isinstance(wanted, int) and wanted >= 0)):
+        raise CaseFailure('invalid YAML: assertion.violation, if set, must be a nonnegative integer, "yes", or "no"')
     try:
         pattern = re.compile(assertion.message) if assertion.message is not None else None
     except re.error as exc:
         raise CaseFailure(f"invalid regex: {exc}") from None
     matching = sum(1 for r in results if pattern is None or pattern.search(r.msg))
-    wanted = assertion.violations
-    containing = f' containing "{assertion.message}"' if assertion.message is not None else ""
+    containing = f" containing {go_quote(assertion.message)}" if assertion.message is not None else ""
     if wanted == "yes" and matching == 0:
         problem = f"got {matching} violations{containing} but want at least 1"
     elif wanted == "no" and matching > 0:
@@ -130,9 +133,9 @@ def _test_client(suite: Suite, test: Test, engine: str) -> Client:
 def run_case(client: Client, suite: Suite, case: Case) -> None:
     """Review the case's object and check every assertion; CaseFailure or GatekeeperPyError on failure."""
     if not case.object:
-        raise LoadError("invalid case: must define object")
+        raise LoadError("invalid Case: must define object")
     if not case.assertions:
-        raise LoadError("invalid case: assertions must be non-empty")
+        raise LoadError("invalid Case: assertions must be non-empty")
     object_path = suite.directory / case.object
     docs = read_file(object_path)
     if len(docs) != 1:

@@ -199,3 +199,36 @@ def test_run_filter_forms() -> None:
     assert RunFilter.parse("one").runs_test(test) and not RunFilter.parse("one").runs_case("alpha", "two")
     both = RunFilter.parse("alpha//tw")
     assert both.runs_case("alpha", "two") and not both.runs_case("alpha", "one") and not both.runs_case("beta", "two")
+
+
+def test_bad_violations_value_fails_only_its_case(tmp_path: Path) -> None:
+    cases = [
+        {"name": "bad", "object": "short.yaml", "assertions": [{"violations": "maybe"}]},
+        {"name": "negative", "object": "short.yaml", "assertions": [{"violations": -1}]},
+        {"name": "fine", "object": "good.yaml", "assertions": [{"violations": "no"}]},
+    ]
+    run = verify(str(make_suite(tmp_path, cases)), "-o", "json")
+    assert run.returncode == 1
+    statuses = {c["name"]: (c["status"], c["error"]) for c in json.loads(run.stdout)["suites"][0]["tests"][0]["cases"]}
+    assert statuses["fine"] == ("pass", None)
+    for name in ("bad", "negative"):
+        assert statuses[name] == (
+            "fail",
+            'invalid YAML: assertion.violation, if set, must be a nonnegative integer, "yes", or "no"',
+        )
+
+
+def test_failure_text_quotes_the_regex_like_go(tmp_path: Path) -> None:
+    cases = [{"name": "q", "object": "good.yaml", "assertions": [{"violations": 1, "message": 'a\\w "x"'}]}]
+    run = verify(str(make_suite(tmp_path, cases)), "-o", "json")
+    [case] = json.loads(run.stdout)["suites"][0]["tests"][0]["cases"]
+    assert case["error"].startswith('unexpected number of violations: got 0 violations containing "a\\\\w \\"x\\"" but')
+
+
+def test_test_that_cannot_start_prints_only_its_own_error(tmp_path: Path) -> None:
+    suite = make_suite(tmp_path, CASES)
+    write(tmp_path / "template.yaml", template("K8sNames", "package names\nviolation contains {", schema=SCHEMA))
+    lines = verify(str(suite)).stdout.splitlines()
+    assert lines[0].startswith("--- FAIL: names\t(")
+    assert "ConstraintTemplate/k8snames" in lines[1]
+    assert not any("--- FAIL: good" in line for line in lines)

@@ -45,7 +45,7 @@ def _test_lines(test: TestResult, verbose: bool) -> list[str]:
     if test.status == "skip":
         return [f"=== SKIP  {test.name}"] if verbose else []
     lines = [f"=== RUN   {test.name}"] if verbose else []
-    for case in test.cases:
+    for case in [] if test.error else test.cases:  # a test that could not start shows only its own error
         if case.status == "skip":
             lines += [f"    === SKIP  {case.name}"] if verbose else []
             continue

@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from typing import Any
 
-_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v",
-               "\\": r"\\", '"': r"\""}  # fmt: skip
+from ..gostrings import go_quote
 
-
-def go_quote(text: str) -> str:
-    """Go's `%q` (strconv.Quote): printable characters kept, the rest escaped."""
-    out = ['"']
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch == " " or (ch.isprintable() and unicodedata.category(ch) not in ("Zs", "Zl", "Zp")):
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
+__all__ = ["error_line", "go_quote", "to_json", "to_yaml"]
 
 
 def to_json(value: Any) -> str:
