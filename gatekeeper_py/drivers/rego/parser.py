@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 
 from .syntax import (
-    SCALARS,
     Array,
     ArrayComprehension,
     Assignment,
@@ -530,7 +529,7 @@ class _Parser:
     ) -> Rule:
         if value is None:
             raise self.fail(self.tok, f"a default rule needs a value, e.g. `default {name_tok.text} := false`")
-        if not _is_constant(value):
+        if not is_ground(value, comprehensions=True):
             raise self.fail(name_tok, "a default value must be a constant (no variables, references or calls)")
         seen: set[str] = set()
         for arg in args or ():
@@ -965,19 +964,6 @@ def _template_text(chunk: Token) -> str:
     if chunk.raw:
         return chunk.text.replace("\\{", "{")
     return decode_string(chunk.text, template=True)
-
-
-def _is_constant(term: Term) -> bool:
-    """No variables, references, calls or operators outside comprehensions (OPA's rule for default values)."""
-    if isinstance(term, (*SCALARS, ArrayComprehension, SetComprehension, ObjectComprehension)):
-        return True
-    if isinstance(term, Array | Set):
-        return all(_is_constant(item) for item in term.items)
-    if isinstance(term, Object):
-        return all(_is_constant(k) and _is_constant(v) for k, v in term.items)
-    if isinstance(term, TemplateString):
-        return all(isinstance(part, str) or _is_constant(part) for part in term.parts)
-    return False
 
 
 def _describe_term(term: Term) -> str:

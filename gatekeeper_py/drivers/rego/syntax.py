@@ -287,17 +287,26 @@ class Module(Node):
     rules: tuple[Rule, ...]
 
 
-def is_ground(term: Term) -> bool:
-    """True when the term is a constant: no variables, references, calls or operators anywhere in it."""
-    if isinstance(term, SCALARS):
+def is_ground(term: Term, *, comprehensions: bool = False) -> bool:
+    """True when the term is a constant: no variables, references, calls or operators anywhere in it.
+
+    `comprehensions=True` counts comprehensions as constants (OPA's rule for the value of a default rule).
+    """
+    if isinstance(term, SCALARS) or (comprehensions and isinstance(term, _COMPREHENSIONS)):
         return True
     if isinstance(term, Array | Set):
-        return all(is_ground(item) for item in term.items)
+        return all(is_ground(item, comprehensions=comprehensions) for item in term.items)
     if isinstance(term, Object):
-        return all(is_ground(k) and is_ground(v) for k, v in term.items)
+        return all(
+            is_ground(k, comprehensions=comprehensions) and is_ground(v, comprehensions=comprehensions)
+            for k, v in term.items
+        )
     if isinstance(term, TemplateString):
-        return all(isinstance(part, str) or is_ground(part) for part in term.parts)
+        return all(isinstance(part, str) or is_ground(part, comprehensions=comprehensions) for part in term.parts)
     return False
+
+
+_COMPREHENSIONS = (ArrayComprehension, SetComprehension, ObjectComprehension)
 
 
 def split_bodies(module: Module) -> Module:
