@@ -26,6 +26,10 @@ from .syntax import Module, RegoSyntaxError
 ENGINE = "Rego"
 
 
+def _too_deep(module_name: str) -> TemplateError:
+    return TemplateError(f"invalid ConstraintTemplate: {module_name}: nested too deeply to compile")
+
+
 def parse_source(source: str, version: str, module_name: str) -> Module:
     """A module parsed, with `print` statements erased; TemplateError when it cannot be used."""
     try:
@@ -40,7 +44,7 @@ def parse_source(source: str, version: str, module_name: str) -> Module:
     except RegoSyntaxError as exc:
         raise TemplateError(f"invalid ConstraintTemplate: {exc}") from None
     except RecursionError:
-        raise TemplateError(f"invalid ConstraintTemplate: {module_name}: nested too deeply to compile") from None
+        raise _too_deep(module_name) from None
 
 
 def engine_text(module: Module, version: str, module_name: str) -> str:
@@ -48,7 +52,7 @@ def engine_text(module: Module, version: str, module_name: str) -> str:
     try:
         return emit_module(with_helpers(rewrite_module(module, version)))
     except RecursionError:
-        raise TemplateError(f"invalid ConstraintTemplate: {module_name}: nested too deeply to compile") from None
+        raise _too_deep(module_name) from None
 
 
 def translate(source: str, version: str, module_name: str) -> str:
@@ -83,7 +87,7 @@ class _TemplateProgram:
 
 
 class RegoDriver:
-    """Templates with a `Rego` code entry (Rego v1 for now)."""
+    """Templates with a `Rego` code entry, Rego v0 or v1."""
 
     engine = ENGINE
 
@@ -102,14 +106,13 @@ class RegoDriver:
         try:
             program = _TemplateProgram(template, rego, self._is_builtin)
             program.compiled(self._inventory, self._inventory_version)
-        except EngineError as exc:
-            raise TemplateError(
-                f"invalid ConstraintTemplate: {exc}", source=template.source, obj=f"ConstraintTemplate/{template.name}"
-            ) from None
-        except TemplateError as exc:
-            raise TemplateError(exc.reason, source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
-        except RecursionError:
-            reason = "invalid ConstraintTemplate: nested too deeply to compile"
+        except (EngineError, TemplateError, RecursionError) as exc:
+            if isinstance(exc, TemplateError):
+                reason = exc.reason
+            elif isinstance(exc, EngineError):
+                reason = f"invalid ConstraintTemplate: {exc}"
+            else:
+                reason = "invalid ConstraintTemplate: nested too deeply to compile"
             raise TemplateError(reason, source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
         self._programs[template.kind] = program
 
