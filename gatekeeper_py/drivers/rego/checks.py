@@ -9,12 +9,11 @@ as Gatekeeper does unless printing is enabled.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 from ...errors import TemplateError
 from .rewrite import DEPRECATED_BUILTINS, map_bottom_up
-from .syntax import Boolean, Call, Expr, Module, Node, Ref, String, Var
+from .syntax import Boolean, Call, Expr, Module, Node, Ref, String, Var, lib_names, walk
 
 ALLOWED_DATA_ROOTS = ("lib", "inventory")
 # OPA builtins that rego-cpp does not have (OPA v1.17; deprecated ones only exist for Rego v0).
@@ -29,18 +28,6 @@ UNSUPPORTED_BUILTINS = frozenset({
 
 def _fail(reason: str) -> TemplateError:
     return TemplateError(f"invalid ConstraintTemplate: {reason}")
-
-
-def walk(node: Any) -> Iterator[Node]:
-    """Every node in `node`, parents first."""
-    if isinstance(node, tuple):
-        for item in node:
-            yield from walk(item)
-    elif isinstance(node, Node):
-        yield node
-        for field in dataclasses.fields(node):
-            if field.compare:
-                yield from walk(getattr(node, field.name))
 
 
 def erase_prints(module: Module) -> Module:
@@ -91,7 +78,7 @@ def check_calls(module: Module, module_name: str, is_builtin: Callable[[str], bo
     """Every function called must be the module's own, a lib's, a builtin rego-cpp has, or (Rego v0) a
     deprecated builtin we provide."""
     own = {rule.name for rule in module.rules} | (set(DEPRECATED_BUILTINS) if version != "v1" else set())
-    libs = {"data"} | {imp.alias or imp.path[-1] for imp in module.imports if imp.path[0] == "data"}
+    libs = lib_names(module)
     for node in walk(module.rules):
         if not isinstance(node, Call):
             continue

@@ -56,6 +56,9 @@ from .syntax import (
     String,
     Var,
     With,
+    children,
+    lib_names,
+    walk,
 )
 
 _SCOPES = (ArrayComprehension, SetComprehension, ObjectComprehension, Every)
@@ -91,7 +94,8 @@ def rewrite_module(module: Module, version: str) -> Module:
 def with_helpers(module: Module) -> Module:
     """The module with the rules of every HELPER it calls and does not define yet."""
     defined = {rule.name for rule in module.rules}
-    used = sorted((_called_names(module) & set(HELPERS)) - defined)
+    called = {".".join(node.name) for node in walk(module) if isinstance(node, Call)}
+    used = sorted((called & set(HELPERS)) - defined)
     return dataclasses.replace(module, rules=module.rules + tuple(r for name in used for r in _helper_rules(name)))
 
 
@@ -104,34 +108,10 @@ def _helper_rules(name: str) -> tuple[Rule, ...]:
 
 def first_with(node: Any) -> With | None:
     """The first `with` modifier anywhere in a module (rego-cpp's compiler aborts the process on them)."""
-    if isinstance(node, tuple):
-        return next((found for item in node if (found := first_with(item)) is not None), None)
-    if isinstance(node, With):
-        return node
-    if not isinstance(node, Node):
-        return None
-    return next((found for _, value in _children(node) if (found := first_with(value)) is not None), None)
+    return next((found for found in walk(node) if isinstance(found, With)), None)
 
 
 _FRESH_NAME = re.compile(re.escape(FRESH_PREFIX) + r"\d+")
-
-
-def _var_names(node: Any) -> set[str]:
-    if isinstance(node, tuple):
-        return set().union(*(_var_names(item) for item in node)) if node else set()
-    if not isinstance(node, Node):
-        return set()
-    found = {node.name} if isinstance(node, Var) else set()
-    return found.union(*(_var_names(value) for _, value in _children(node)))
-
-
-def _called_names(node: Any) -> set[str]:
-    if isinstance(node, tuple):
-        return set().union(*(_called_names(item) for item in node)) if node else set()
-    if not isinstance(node, Node):
-        return set()
-    found = {".".join(node.name)} if isinstance(node, Call) else set()
-    return found.union(*(_called_names(value) for _, value in _children(node)))
 
 
 def map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
@@ -140,10 +120,8 @@ def map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
         return tuple(map_bottom_up(item, change) for item in node)
     if not isinstance(node, Node) or isinstance(node, SCALARS):
         return node
-    children = {
-        name: map_bottom_up(value, change) for name, value in _children(node) if isinstance(value, Node | tuple)
-    }
-    return change(dataclasses.replace(node, **children) if children else node)
+    changed = {name: map_bottom_up(value, change) for name, value in children(node) if isinstance(value, Node | tuple)}
+    return change(dataclasses.replace(node, **changed) if changed else node)
 
 
 def _format_args(node: Node) -> Node:
@@ -167,7 +145,7 @@ def _rename_keyword_names(module: Module) -> Module:
     """v0 names that are v1 keywords -> `__gk_kw_<name>`: variables, rules, and calls of the module's functions."""
     own_functions = {r.name for r in module.rules if r.kind == RuleKind.FUNCTION and r.name in V1_KEYWORDS}
     # Rules of other modules (libs) are renamed there too: rename them where this module names them.
-    packages = {"data"} | {imp.alias or imp.path[-1] for imp in module.imports if imp.path[0] == "data"}
+    packages = lib_names(module)
 
     def rename(node: Node) -> Node:
         if isinstance(node, Var) and node.name in V1_KEYWORDS:
@@ -196,10 +174,6 @@ def _deprecated_to_helper(node: Node) -> Node:
     if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in DEPRECATED_BUILTINS:
         return dataclasses.replace(node, name=(f"__gk_{node.name[0]}",))
     return node
-
-
-def _children(node: Node) -> list[tuple[str, Any]]:
-    return [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare]
 
 
 def _key_value_some_in(expr: Expr) -> list[Expr]:
@@ -245,7 +219,8 @@ class _Rewriter:
         self._counter = itertools.count()
 
     def module(self, module: Module) -> Module:
-        taken = [int(v[len(FRESH_PREFIX) :]) for v in _var_names(module) if _FRESH_NAME.fullmatch(v)]
+        names = {node.name for node in walk(module) if isinstance(node, Var)}
+        taken = [int(v[len(FRESH_PREFIX) :]) for v in names if _FRESH_NAME.fullmatch(v)]
         self._counter = itertools.count(max(taken, default=-1) + 1)  # never reuse a name the module has
         return dataclasses.replace(module, rules=tuple(self._rule(rule) for rule in module.rules))
 
@@ -326,7 +301,7 @@ class _Rewriter:
         if isinstance(node, ArrayComprehension | SetComprehension | ObjectComprehension):
             node = dataclasses.replace(node, body=tuple(e for expr in node.body for e in _key_value_some_in(expr)))
         changes = {}
-        for name, value in _children(node):
+        for name, value in children(node):
             if name == "body" and isinstance(node, _SCOPES):
                 changes[name] = self.body(value)
             elif isinstance(value, Node | tuple):
@@ -343,7 +318,7 @@ class _Rewriter:
             return self._fresh_binding(node, hoisted)
         inside = in_call or isinstance(node, Call)
         changes = {}
-        for name, value in _children(node):
+        for name, value in children(node):
             if isinstance(value, Node | tuple):
                 changes[name] = self._hoist_in_calls(value, hoisted, in_call=inside and name != "name")
         return dataclasses.replace(node, **changes) if changes else node

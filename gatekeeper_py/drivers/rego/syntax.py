@@ -13,8 +13,11 @@ the grouping).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 
 class RegoSyntaxError(Exception):
@@ -320,3 +323,24 @@ def split_bodies(module: Module) -> Module:
         for i, body in enumerate(rule.bodies):
             rules.append(replace(rule, bodies=(body,), else_=rule.else_ if i == last else ()))
     return replace(module, rules=tuple(rules))
+
+
+def children(node: Node) -> list[tuple[str, Any]]:
+    """A node's meaningful fields (position fields left out), as (name, value)."""
+    return [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.compare]
+
+
+def walk(node: Any) -> Iterator[Node]:
+    """Every node in `node` (a node or a tuple of them), parents first."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+    elif isinstance(node, Node):
+        yield node
+        for _, value in children(node):
+            yield from walk(value)
+
+
+def lib_names(module: Module) -> set[str]:
+    """The names a module reaches other modules by: `data` and the last word (or alias) of its data imports."""
+    return {"data"} | {imp.alias or imp.path[-1] for imp in module.imports if imp.path[0] == "data"}
