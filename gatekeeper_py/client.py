@@ -14,7 +14,7 @@ from .drivers.base import Driver, Violation
 from .enforcement import ENFORCEMENT_POINTS, SCOPED, WEBHOOK
 from .errors import ConstraintError, GatekeeperPyError, MatchError, TemplateError
 from .inventory import Inventory
-from .loader import Document
+from .loader import Document, object_id
 from .match import review_matches
 from .model import Constraint, ConstraintTemplate, is_constraint, is_template, parse_constraint, parse_template
 from .model.template import declared_kind
@@ -78,13 +78,8 @@ class Client:
             if not is_constraint(doc.obj):
                 continue
             if doc.obj.get("kind") in failed_kinds and doc.obj.get("kind") not in self._templates:
-                name = (
-                    (doc.obj.get("metadata") or {}).get("name") if isinstance(doc.obj.get("metadata"), dict) else None
-                )
                 reason = f"not added: the ConstraintTemplate for kind {doc.obj['kind']!r} failed to load"
-                errors.append(
-                    ConstraintError(reason, source=doc.source, obj=f"{doc.obj['kind']}/{name or '<no name>'}")
-                )
+                errors.append(ConstraintError(reason, source=doc.source, obj=object_id(doc.obj)))
                 continue
             try:
                 self.add_constraint(doc.obj, doc.source)
@@ -139,11 +134,10 @@ class Client:
             kind = constraint.get("kind") if isinstance(constraint, dict) else None
             template = self._templates.get(kind) if isinstance(kind, str) else None
             if template is None:
-                name = (constraint.get("metadata") or {}).get("name") if isinstance(constraint, dict) else None
                 raise ConstraintError(
                     f"no ConstraintTemplate defines kind {kind!r}: add the template first",
                     source=source,
-                    obj=f"{kind or '<no kind>'}/{name or '<no name>'}",
+                    obj=object_id(constraint) or "<no kind>/<no name>",
                 )
             constraint = parse_constraint(constraint, template, source)
         elif constraint.kind not in self._templates:

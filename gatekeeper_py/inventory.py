@@ -11,13 +11,12 @@ from typing import Any
 
 from .errors import ReviewError
 from .jsonvalue import json_problem
-from .loader import object_id
+from .loader import meta_string, object_id
 
 
 def _location(obj: Any) -> list[str]:
     if not isinstance(obj, dict):
         raise ReviewError("inventory data must be a Kubernetes object")
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     group_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(group_version, str) or not group_version or not isinstance(kind, str) or not kind:
         missing = "version" if not group_version else "kind"
@@ -25,8 +24,8 @@ def _location(obj: Any) -> list[str]:
     reason = json_problem(obj)
     if reason:
         raise ReviewError(f"resource {object_id(obj)} cannot be inventory data: {reason}")
-    name = meta.get("name") if isinstance(meta.get("name"), str) else ""  # Gatekeeper keeps unnamed objects under ""
-    namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
+    name = meta_string(obj, "name")  # Gatekeeper keeps unnamed objects under ""
+    namespace = meta_string(obj, "namespace")
     if namespace:
         return ["namespace", namespace, group_version, kind, name]
     return ["cluster", group_version, kind, name]

@@ -72,14 +72,29 @@ class Document:
         return self.path if self.count == 1 else f"{self.path} (document {self.index + 1})"
 
 
+def meta_string(obj: Any, key: str) -> str:
+    """`metadata.<key>` as Kubernetes' accessors read it: "" unless it is a string."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    value = meta.get(key) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def meta_labels(obj: Any) -> dict[str, str]:
+    """`metadata.labels` as Kubernetes' accessors read it: empty unless it maps strings to strings."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values()):
+        return labels
+    return {}
+
+
 def object_id(obj: Any) -> str:
-    """`Kind/namespace/name` of a manifest, as far as it has them."""
+    """`Kind/namespace/name` of a manifest, as far as it has them ("" for something that is no mapping)."""
     if not isinstance(obj, dict):
         return ""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     kind = obj.get("kind") or "<no kind>"
-    name = meta.get("name") or meta.get("generateName") or "<no name>"
-    namespace = meta.get("namespace")
+    name = meta_string(obj, "name") or meta_string(obj, "generateName") or "<no name>"
+    namespace = meta_string(obj, "namespace")
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from .errors import MatchError
 from .labels import selector_matches, selector_problems
-from .review import ORIGINAL, Review, group_version_kind, meta_labels, meta_string
+from .loader import meta_labels, meta_string
+from .review import ORIGINAL, Review, group_version_kind
 
 Match = dict[str, Any]
 Obj = dict[str, Any]

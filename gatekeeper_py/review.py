@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ReviewError
 from .jsonvalue import json_problem
-from .loader import object_id
+from .loader import meta_string, object_id
 
 ORIGINAL, GENERATED = "Original", "Generated"
 ADMISSION_GROUP = "admission.k8s.io"
@@ -64,22 +64,6 @@ class Review:
         doc = dict(self.request)
         doc["namespaceObject"] = self.namespace if with_namespace else None
         return doc
-
-
-def meta_string(obj: Any, key: str) -> str:
-    """`metadata.<key>` as Kubernetes' accessors read it: "" unless it is a string."""
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    value = meta.get(key) if isinstance(meta, dict) else None
-    return value if isinstance(value, str) else ""
-
-
-def meta_labels(obj: Any) -> dict[str, str]:
-    """`metadata.labels` as Kubernetes' accessors read it: empty unless it maps strings to strings."""
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    labels = meta.get("labels") if isinstance(meta, dict) else None
-    if isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values()):
-        return labels
-    return {}
 
 
 def group_version_kind(obj: dict[str, Any]) -> dict[str, str]:

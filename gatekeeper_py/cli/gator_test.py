@@ -13,9 +13,9 @@ from typing import Any
 from ..client import Client
 from ..enforcement import DENY, GATOR
 from ..errors import GatekeeperPyError
-from ..loader import Document, load_all, object_id
+from ..loader import Document, load_all, meta_string, object_id
 from ..results import Result
-from ..review import group_version_kind, meta_string, review_object
+from ..review import group_version_kind, review_object
 from .output import error_line, go_quote, to_json, to_yaml
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2

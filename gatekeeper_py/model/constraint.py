@@ -11,6 +11,7 @@ from ..enforcement import DENY, SCOPED, enforcement_action_problems, scoped_acti
 from ..errors import ConstraintError, SchemaError
 from ..jsonvalue import json_problem
 from ..labels import selector_problems
+from ..loader import object_id
 from .schema import prune_nulls_and_default, unknown_fields, validation_errors
 from .template import ConstraintTemplate
 
@@ -85,7 +86,7 @@ def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None 
     meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
     name = meta.get("name")
     kind = obj.get("kind") if isinstance(obj, dict) else None
-    ident = f"{kind or '<no kind>'}/{name or '<no name>'}"
+    ident = object_id(obj) or "<no kind>/<no name>"
 
     def fail(reason: str, error: type[ConstraintError] = ConstraintError) -> ConstraintError:
         return error(reason, source=source, obj=ident)
