@@ -205,9 +205,8 @@ class Client:
                 continue
             matched: list[Constraint] = []
             for _, constraint in sorted(self._constraints[kind].items()):
-                actions = constraint.actions_at(point)
-                if actions is None:
-                    continue
+                if constraint.actions_at(point) is None:
+                    continue  # scoped, with no action at this enforcement point
                 try:
                     if review_matches(constraint.match, review, match_ns):
                         matched.append(constraint)
