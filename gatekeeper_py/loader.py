@@ -139,16 +139,83 @@ def read_file(path: Path | str) -> list[Document]:
     return parse_text(text, name)
 
 
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "metadata", "resources"}
+
+
+def _kustomization(directory: Path) -> Path | None:
+    return next((directory / n for n in KUSTOMIZATION_NAMES if (directory / n).is_file()), None)
+
+
+def _kustomization_resources(file: Path) -> list[str]:
+    """The `resources:` of a kustomization file. Only plain resource lists are followed: a field that would
+    change the manifests (patches, generators, ...) is refused rather than ignored."""
+    docs = read_file(file)
+    spec = docs[0].obj if len(docs) == 1 else None
+    if not isinstance(spec, dict):
+        raise LoadError("a kustomization must be one mapping", source=str(file))
+    unsupported = sorted(set(spec) - _KUSTOMIZATION_KEYS)
+    if unsupported:
+        raise LoadError(
+            f"unsupported kustomization fields {unsupported}: only resources are followed", source=str(file)
+        )
+    resources = spec.get("resources") or []
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        raise LoadError("resources must be a list of relative paths", source=str(file))
+    return resources
+
+
+def _walk(path: Path, following: frozenset[Path] = frozenset()) -> Iterator[Path | LoadError]:
+    """Manifest files under `path`, or a LoadError for each part that cannot be read."""
+    if path.is_dir():
+        kustomization = _kustomization(path)
+        if kustomization is None:
+            for entry in sorted(path.iterdir()):
+                if entry.is_dir() or entry.suffix.lower() in MANIFEST_SUFFIXES:
+                    yield from _walk(entry, following)
+            return
+        yield from _follow(kustomization, following)
+    elif not path.exists():
+        yield LoadError("no such file or directory", source=str(path))
+    elif path.suffix.lower() not in MANIFEST_SUFFIXES:
+        yield LoadError(f"not a manifest file: expected one of {', '.join(MANIFEST_SUFFIXES)}", source=str(path))
+    else:
+        yield path
+
+
+def _follow(kustomization: Path, following: frozenset[Path]) -> Iterator[Path | LoadError]:
+    """The files a kustomization's `resources:` name, in its order. `following` holds the kustomizations being
+    followed, so a cycle ends instead of recursing forever."""
+    key = kustomization.resolve()
+    if key in following:
+        return
+    following |= {key}
+    try:
+        resources = _kustomization_resources(kustomization)
+    except LoadError as exc:
+        yield exc
+        return
+    for resource in resources:
+        if "://" in resource or resource.startswith(("github.com/", "git@")):
+            yield LoadError(f"remote resource {resource!r} is not supported", source=str(kustomization))
+            continue
+        target = kustomization.parent / resource
+        if not target.exists():
+            yield LoadError(f"resource {resource!r}: no such file or directory", source=str(kustomization))
+            continue
+        yield from _walk(target, following)
+
+
 def manifest_files(path: Path | str) -> list[Path]:
-    """The manifest files under a directory (recursive, sorted), or the file itself."""
-    p = Path(path)
-    if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MANIFEST_SUFFIXES)
-    if not p.exists():
-        raise LoadError("no such file or directory", source=str(path))
-    if p.suffix.lower() not in MANIFEST_SUFFIXES:
-        raise LoadError(f"not a manifest file: expected one of {', '.join(MANIFEST_SUFFIXES)}", source=str(path))
-    return [p]
+    """The manifest files of a path: the file itself, or a directory's files (recursive, sorted). A directory
+    holding a kustomization file is read through its `resources:` instead, as `kubectl apply -k` would.
+    Raises the first LoadError met."""
+    files = []
+    for item in _walk(Path(path)):
+        if isinstance(item, LoadError):
+            raise item
+        files.append(item)
+    return files
 
 
 def read_paths(paths: Iterable[Path | str]) -> Iterator[Document]:
@@ -166,14 +233,13 @@ def load_all(paths: Iterable[Path | str]) -> tuple[list[Document], list[LoadErro
     docs: list[Document] = []
     errors: list[LoadError] = []
     for path in paths:
-        try:
-            files: list[Path | str] = [STDIN] if str(path) == STDIN else list(manifest_files(path))
-        except LoadError as exc:
-            errors.append(exc)
-            continue
-        for file in files:
+        items: Iterable[Path | str | LoadError] = [STDIN] if str(path) == STDIN else _walk(Path(path))
+        for item in items:
+            if isinstance(item, LoadError):
+                errors.append(item)
+                continue
             try:
-                docs += read_file(file)
+                docs += read_file(item)
             except LoadError as exc:
                 errors.append(exc)
     return docs, errors

@@ -12,6 +12,7 @@ import pytest
 from gatekeeper_py.errors import LoadError
 from gatekeeper_py.loader import (
     Document,
+    load_all,
     manifest_files,
     object_id,
     parse_text,
@@ -210,6 +211,58 @@ def test_directories_are_walked_recursively_keeping_manifests_sorted(tmp_path: P
     assert files == sorted(files)
     assert [f.relative_to(root).as_posix() for f in files] == ["a.yml", "sub/b.yaml", "sub/deeper/m.json", "z.yaml"]
     assert names(list(read_paths([root]))) == ["a", "b", "m", "z"]
+
+
+KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+
+
+def test_directory_with_kustomization_is_read_through_its_resources_in_order(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    write(shared / "one.yaml", "kind: One\nmetadata:\n  name: one\n")
+    write(shared / "nested" / "two.yaml", "kind: Two\nmetadata:\n  name: two\n")
+    write(shared / "nested" / "not-listed.yaml", "kind: Nope\nmetadata:\n  name: nope\n")
+    write(shared / "nested" / "kustomization.yaml", KUSTOMIZATION + "resources:\n- two.yaml\n")
+    profile = tmp_path / "profile"
+    write(profile / "own.yaml", "kind: Own\nmetadata:\n  name: own\n")
+    write(profile / "ignored.yaml", "kind: Nope\nmetadata:\n  name: ignored\n")
+    write(
+        profile / "kustomization.yaml",
+        KUSTOMIZATION + "resources:\n- own.yaml\n- ../shared/one.yaml\n- ../shared/nested\n",
+    )
+
+    assert names(list(read_paths([profile]))) == ["own", "one", "two"]
+    # Walking a parent directory follows the kustomization it meets, too.
+    assert names(list(read_paths([tmp_path]))) == ["own", "one", "two", "two", "one"]
+
+
+def test_kustomization_cycle_is_followed_once(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "kustomization.yaml", KUSTOMIZATION + "resources:\n- x.yaml\n- ../b\n")
+    write(tmp_path / "a" / "x.yaml", "kind: X\nmetadata:\n  name: x\n")
+    write(tmp_path / "b" / "kustomization.yaml", KUSTOMIZATION + "resources:\n- ../a\n")
+    assert names(list(read_paths([tmp_path / "a"]))) == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("resources:\n- missing.yaml\n", "resource 'missing.yaml': no such file or directory"),
+        ("resources:\n- https://example.com/x.yaml\n", "remote resource 'https://example.com/x.yaml' is not supported"),
+        ("resources: []\npatches:\n- path: p.yaml\n", "unsupported kustomization fields ['patches']"),
+        ("resources: x.yaml\n", "resources must be a list of relative paths"),
+    ],
+)
+def test_bad_kustomization_is_one_error_naming_the_file_and_the_rest_loads(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    kustomization = write(tmp_path / "bad" / "kustomization.yaml", KUSTOMIZATION + body)
+    good = write(tmp_path / "good.yaml", CM_B)
+    docs, errors = load_all([tmp_path / "bad", good])
+    assert names(docs) == ["b"]
+    assert [str(e) for e in errors] == [
+        f"{kustomization}: {reason}" + ("" if "fields" not in reason else ": only resources are followed")
+    ]
+    with pytest.raises(LoadError, match=r"kustomization\.yaml"):
+        manifest_files(tmp_path / "bad")
 
 
 def test_empty_directory_gives_no_files(tmp_path: Path) -> None:
