@@ -13,13 +13,14 @@ from typing import Any
 from .drivers.base import Driver, Violation
 from .enforcement import ENFORCEMENT_POINTS, SCOPED, WEBHOOK
 from .errors import ConstraintError, GatekeeperPyError, MatchError, TemplateError
+from .expansion import Expander, ExpansionTemplate, implied_results, is_expansion_template, parse_expansion_template
 from .inventory import Inventory
 from .loader import Document, object_id
 from .match import review_matches
 from .model import Constraint, ConstraintTemplate, is_constraint, is_template, parse_constraint, parse_template
 from .model.template import declared_kind
 from .results import Responses, Result, sort_results
-from .review import ORIGINAL, Review, build_review
+from .review import GENERATED, ORIGINAL, Review, build_review, review_object
 
 AUTOREJECT_PREFIX = "unable to match constraints: "
 
@@ -58,9 +59,11 @@ class Client:
         self._template_driver: dict[str, Driver] = {}
         self._constraints: dict[str, dict[str, Constraint]] = {}
         self.inventory = Inventory()
+        self.expander = Expander()
 
     def add_policies(self, documents: Iterable[Document]) -> list[GatekeeperPyError]:
-        """Add every ConstraintTemplate among `documents`, then every constraint; other kinds are ignored.
+        """Add every ConstraintTemplate and ExpansionTemplate among `documents`, then every constraint; other
+        kinds are ignored.
 
         A bad template or constraint is skipped and its error returned, so the rest keeps working.
         """
@@ -68,7 +71,12 @@ class Client:
         errors: list[GatekeeperPyError] = []
         failed_kinds: set[str] = set()
         for doc in docs:
-            if is_template(doc.obj):
+            if is_expansion_template(doc.obj):
+                try:
+                    self.add_expansion_template(doc.obj, doc.source)
+                except GatekeeperPyError as exc:
+                    errors.append(exc)
+            elif is_template(doc.obj):
                 try:
                     self.add_template(doc.obj, doc.source)
                 except GatekeeperPyError as exc:
@@ -127,6 +135,20 @@ class Client:
     def templates(self) -> dict[str, ConstraintTemplate]:
         return dict(self._templates)
 
+    # -- expansion templates ----------------------------------------------------------------------
+    def add_expansion_template(
+        self, template: ExpansionTemplate | dict[str, Any], source: str | None = None
+    ) -> ExpansionTemplate:
+        """Add (or replace) an ExpansionTemplate: reviews of the kinds it applies to also review what it generates.
+        ExpansionError when it is invalid, or when it closes a cycle (then it is kept but not applied)."""
+        if not isinstance(template, ExpansionTemplate):
+            template = parse_expansion_template(template, source)
+        self.expander.add(template)
+        return template
+
+    def remove_expansion_template(self, name: str) -> None:
+        self.expander.remove(name)
+
     # -- constraints ------------------------------------------------------------------------------
     def add_constraint(self, constraint: Constraint | dict[str, Any], source: str | None = None) -> Constraint:
         """Validate a constraint against its template and add it (replacing one of the same name)."""
@@ -180,16 +202,32 @@ class Client:
         source: str = ORIGINAL,
         enforcement_point: str | None = None,
         namespace_in_input: bool = True,
+        expand: bool = True,
     ) -> Responses:
         """Review an object, AdmissionRequest or AdmissionReview against every constraint.
 
         `namespace` is the object's Namespace (used by namespaceSelector and, unless
         `namespace_in_input` is false, given to templates as `input.review.namespaceObject`); when it is
-        None the Namespace is looked up in the inventory. Raises ReviewError for a request that cannot
-        be reviewed.
+        None the Namespace is looked up in the inventory. What the ExpansionTemplates generate from the object
+        is reviewed too, and those results join the object's, marked `[Implied by <template>]`. Raises
+        ReviewError for a request that cannot be reviewed. `expand=False` reviews the object alone (gator verify
+        does not expand AdmissionReview cases).
         """
         review = thing if isinstance(thing, Review) else build_review(thing, namespace=namespace, source=source)
         point = enforcement_point or self.enforcement_point
+        results = self._review_one(review, point, namespace_in_input)
+        parent = review.object or review.old_object
+        if expand and self.expander and isinstance(parent, dict):
+            for resultant in self.expander.expand(parent):
+                generated = review_object(
+                    resultant.obj, namespace=review.namespace, source=GENERATED, operation=review.operation
+                )
+                found = self._review_one(generated, point, namespace_in_input)
+                results += implied_results(found, resultant, parent)
+        return Responses(sort_results(results))
+
+    def _review_one(self, review: Review, point: str, namespace_in_input: bool) -> list[Result]:
+        """The results of one review, without expansion."""
         if point == WEBHOOK:
             review = _without_namespace_of_namespaces(review)
         match_ns = review.namespace
@@ -216,7 +254,7 @@ class Client:
             if matched:
                 violations = self._template_driver[kind].query(kind, matched, document)
                 results += [_result(v, point, violating) for v in violations]
-        return Responses(sort_results(results))
+        return results
 
 
 def _without_namespace_of_namespaces(review: Review) -> Review:

@@ -37,6 +37,10 @@ class SchemaError(ConstraintError):
     """A constraint's parameters fail the template's schema (Gatekeeper's ``ErrSchema``)."""
 
 
+class ExpansionError(GatekeeperPyError):
+    """An ExpansionTemplate is invalid, or closes an expansion cycle."""
+
+
 class ReviewError(GatekeeperPyError):
     """The object or admission request under review cannot be reviewed."""
 

@@ -65,6 +65,8 @@ class Document:
     path: str
     index: int = 0
     count: int = 1
+    line: int = 1
+    """The line of the file where the document starts (1-based)."""
 
     @property
     def source(self) -> str:
@@ -98,22 +100,34 @@ def object_id(obj: Any) -> str:
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
-def _json_stream(text: str) -> list[Any]:
-    """Concatenated JSON values, as Kubernetes' YAMLOrJSONDecoder reads a stream that starts with `{`."""
+def _json_stream(text: str) -> list[tuple[Any, int]]:
+    """Concatenated JSON values and their first lines, as Kubernetes' YAMLOrJSONDecoder reads a stream that
+    starts with `{`."""
     decoder, docs, pos = json.JSONDecoder(), [], 0
     while (pos := _JSON_SPACE.match(text, pos).end()) < len(text):
+        line = text.count("\n", 0, pos) + 1
         doc, pos = decoder.raw_decode(text, pos)
-        docs.append(doc)
+        docs.append((doc, line))
+    return docs
+
+
+def _yaml_stream(text: str) -> list[tuple[Any, int]]:
+    """YAML documents and their first lines."""
+    loader = _ManifestLoader(text)
+    docs = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            docs.append((loader.construct_document(node), node.start_mark.line + 1))
+    finally:
+        loader.dispose()
     return docs
 
 
 def parse_text(text: str, path: str) -> list[Document]:
     """Parse a YAML or JSON document stream; empty documents (nothing, null or `{}`) are skipped."""
     try:
-        if text.lstrip().startswith("{"):
-            raw = [doc for doc in _json_stream(text) if doc not in (None, {})]
-        else:
-            raw = [doc for doc in yaml.load_all(text, Loader=_ManifestLoader) if doc not in (None, {})]
+        raw = _json_stream(text) if text.lstrip().startswith("{") else _yaml_stream(text)
     except json.JSONDecodeError as exc:
         where = f" at line {exc.lineno}, column {exc.colno}"
         raise LoadError(f"invalid YAML/JSON{where}: {exc.msg}", source=path) from None
@@ -122,8 +136,8 @@ def parse_text(text: str, path: str) -> list[Document]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise LoadError(f"invalid YAML/JSON{where}: {problem}", source=path) from None
-    docs = [_string_keys(doc) for doc in raw]
-    return [Document(obj=doc, path=path, index=i, count=len(docs)) for i, doc in enumerate(docs)]
+    kept = [(_string_keys(doc), line) for doc, line in raw if doc not in (None, {})]
+    return [Document(obj=doc, path=path, index=i, count=len(kept), line=line) for i, (doc, line) in enumerate(kept)]
 
 
 def read_file(path: Path | str) -> list[Document]:

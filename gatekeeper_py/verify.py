@@ -11,6 +11,7 @@ from typing import Literal
 from .client import Client
 from .enforcement import GATOR
 from .errors import GatekeeperPyError, LoadError, SchemaError
+from .expansion import is_expansion_template
 from .gostrings import go_quote
 from .loader import read_file
 from .model.suite import Assertion, Case, Suite, Test
@@ -127,6 +128,13 @@ def _test_client(suite: Suite, test: Test, engine: str) -> Client:
     client.add_template(_first_document(template_path, "ConstraintTemplate"), str(template_path))
     constraint_path = suite.directory / test.constraint
     client.add_constraint(_first_document(constraint_path, "constraint"), str(constraint_path))
+    if test.expansion:
+        expansion_path = suite.directory / test.expansion
+        docs = read_file(expansion_path)
+        if not docs or not all(is_expansion_template(d.obj) for d in docs):
+            raise LoadError("not an Expansion Template", source=str(expansion_path))
+        for doc in docs:
+            client.add_expansion_template(doc.obj, doc.source)
     return client
 
 
@@ -145,8 +153,10 @@ def run_case(client: Client, suite: Suite, case: Case) -> None:
         for doc in read_file(suite.directory / inventory_path):
             client.add_data(doc.obj)
     obj = docs[0].obj
-    review = build_review(obj, strict=True) if is_admission_review(obj) else review_object(obj)
-    results = client.review(review, namespace_in_input=False).results
+    if is_admission_review(obj):  # gator expands plain objects only
+        results = client.review(build_review(obj, strict=True), namespace_in_input=False, expand=False).results
+    else:
+        results = client.review(review_object(obj), namespace_in_input=False).results
     for assertion in case.assertions:
         check_assertion(assertion, results)
 
@@ -182,8 +192,6 @@ def run_test(suite: Suite, test: Test, run_filter: RunFilter, engine: str = "aut
             error = "the constraint was valid, but the test expects it to fail schema validation"
         status: Status = "error" if error else "pass"
         return TestResult(test.name, status, error, time.perf_counter() - start)
-    if test.expansion:
-        client, error = None, "expansion templates are not supported yet"
     cases = [
         CaseResult(c.name, "skip") if c.skip or not run_filter.runs_case(test.name, c.name)
         else _timed_case(client, suite, c, error)

@@ -72,8 +72,15 @@ def test_yaml_output_parses() -> None:
     run = gatekeeper_py("test", *STARTER, "-f", str(REPO / "examples"), "-o", "yaml")
     assert run.returncode == 1
     results = yaml.safe_load(run.stdout)
-    assert [r["enforcementAction"] for r in results] == ["deny", "warn", "warn"]  # gator's order: action, msg
-    assert results[0]["msg"].startswith("ephemeralContainers <debugger>")
+    # gator's yaml.v3 shape: the framework result under `result:` with Go's lower-cased field names.
+    assert [r["result"]["enforcementaction"] for r in results] == ["deny", "warn", "warn"]  # order: action, msg
+    first = results[0]
+    assert first["result"]["msg"].startswith("ephemeralContainers <debugger>")
+    assert first["result"]["constraint"]["object"]["metadata"]["name"] == "allowed-registries"
+    assert first["result"]["target"] == "admission.k8s.gatekeeper.sh"
+    assert first["result"]["scopedenforcementactions"] == []
+    assert first["violatingObject"]["metadata"]["name"] == "debug"
+    assert first["trace"] is None
 
 
 def test_objects_from_stdin(tmp_path: Path) -> None:

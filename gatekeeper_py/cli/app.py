@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +33,8 @@ class TestOutput(StrEnum):
     human = "human"
     json = "json"
     yaml = "yaml"
+    junit = "junit"
+    sarif = "sarif"
 
 
 def _version(value: bool) -> None:
@@ -48,33 +52,51 @@ def main_options(
     """Run OPA Gatekeeper ConstraintTemplates and constraints: a gator-compatible CLI."""
 
 
+def _inputs(filename: list[str] | None) -> list[str]:
+    """The -f paths; with none, stdin when something is piped in (as gator does)."""
+    if filename:
+        return filename
+    if not sys.stdin.isatty():
+        return ["-"]
+    from .output import error_line
+
+    error_line("no input: give -f PATH (a file, a directory or - for stdin) or pipe manifests in")
+    raise typer.Exit(2)
+
+
+FILENAME_HELP = "File or directory (recursive; a kustomization is followed) of manifests; - for stdin. Repeatable."
+
+
 @app.command("test")
 def test_command(
-    filename: Annotated[
-        list[str],
-        typer.Option(
-            "--filename", "-f", help="File or directory (recursive) of templates, constraints and objects; - for stdin."
-        ),
-    ],
+    filename: Annotated[list[str] | None, typer.Option("--filename", "-f", help=FILENAME_HELP)] = None,
     output: Annotated[TestOutput, typer.Option("--output", "-o", help="Output format.")] = TestOutput.human,
     deny_only: Annotated[bool, typer.Option("--deny-only", help="Show only results whose action is deny.")] = False,
+    fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 on warn results too.")] = False,
     engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
 ) -> None:
-    """Review every object among the inputs, as `gator test` does.
+    """Review every object among the inputs (templates, constraints and objects mixed), as `gator test` does.
 
-    Exit 1 when any result denies, 2 on bad input, 0 otherwise.
+    Exit 1 when any result denies (or warns, with --fail-on-warn), 2 on bad input, 0 otherwise.
     """
-    from .gator_test import exit_code, render, run_test
+    from .gator_test import exit_code, human_lines, render, run_test
+    from .terminal import progress, write_lines
 
-    run = run_test(filename, engine.value)
+    with_bar = (lambda total: stack.enter_context(progress(total, "reviewing"))) if output == TestOutput.human else None
+    with ExitStack() as stack:
+        run = run_test(_inputs(filename), engine.value, with_bar)
     results = [(d, r) for d, r in run.results if not deny_only or "deny" in r.actions]
-    sys.stdout.write(render(results, output.value))
-    raise typer.Exit(exit_code(run))
+    if output == TestOutput.human:
+        write_lines(human_lines(results))
+    else:
+        sys.stdout.write(render(run, results, output.value, fail_on_warn))
+    raise typer.Exit(exit_code(run, fail_on_warn))
 
 
 class VerifyOutput(StrEnum):
     human = "human"
     json = "json"
+    junit = "junit"
 
 
 @app.command("verify")
@@ -91,11 +113,59 @@ def verify_command(
 
     Exit 1 when a case fails or errors, 2 on bad input, 0 otherwise.
     """
-    from .gator_verify import render_human, render_json, run_verify, verify_exit_code
+    from .gator_verify import human_lines, render_json, render_junit_report, run_verify, verify_exit_code
+    from .terminal import progress, write_lines
 
-    results, errors = run_verify(paths, run, engine.value)
-    sys.stdout.write(render_json(results) if output == VerifyOutput.json else render_human(results, verbose))
+    with ExitStack() as stack:
+        with_bar = lambda total: stack.enter_context(progress(total, "suites"))  # noqa: E731
+        results, errors = run_verify(paths, run, engine.value, with_bar if output == VerifyOutput.human else None)
+    if output == VerifyOutput.json:
+        sys.stdout.write(render_json(results))
+    elif output == VerifyOutput.junit:
+        sys.stdout.write(render_junit_report(results))
+    else:
+        write_lines(human_lines(results, verbose))
     raise typer.Exit(verify_exit_code(results, errors))
+
+
+class ExpandFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+@app.command("expand")
+def expand_command(
+    filename: Annotated[
+        list[str] | None, typer.Option("--filename", "-f", "-n", help=FILENAME_HELP + " (-n as in gator)")
+    ] = None,
+    output: Annotated[
+        ExpandFormat, typer.Option("--output", "-o", "--format", help="Output format (gator's --format).")
+    ] = ExpandFormat.yaml,
+    outputfile: Annotated[
+        str | None, typer.Option("--outputfile", help="Write to this file instead of stdout (overwritten).")
+    ] = None,
+) -> None:
+    """Print the objects the ExpansionTemplates among the inputs generate from the inputs' workloads, as
+    `gator expand` does: sorted by name, apiVersion and kind (descending), separated by `---`.
+
+    Exit 2 on bad input, 0 otherwise.
+    """
+    from .gator_expand import render_expanded, run_expand
+    from .output import error_line
+
+    run = run_expand(_inputs(filename))
+    if run.errors:
+        raise typer.Exit(2)
+    text = render_expanded(run.resultants, output.value)
+    if outputfile is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(outputfile).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        error_line(f"{outputfile}: cannot write: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    print(f"Writing output to file: {outputfile}", file=sys.stderr)
 
 
 rego_app = typer.Typer(help="Rego tools.", no_args_is_help=True)

@@ -7,16 +7,21 @@ object reviewed. Bad documents are reported one line each and skipped; the rest 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import Client
-from ..enforcement import DENY, GATOR
+from ..enforcement import DENY, DRYRUN, GATOR, WARN
 from ..errors import GatekeeperPyError
 from ..loader import Document, load_all, meta_string, object_id
 from ..results import Result
 from ..review import group_version_kind, review_object
+from .gator_expand import warn_mutators
+from .junit import JUnitCase, render_junit
 from .output import error_line, go_quote, to_json, to_yaml
+from .sarif import render_sarif
+from .terminal import Style
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -27,6 +32,7 @@ class TestRun:
 
     results: list[tuple[Document, Result]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    reviewed: list[Document] = field(default_factory=list)
 
     def fail(self, exc: GatekeeperPyError | str) -> None:
         self.errors.append(str(exc))
@@ -57,8 +63,11 @@ def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) ->
     return None
 
 
-def run_test(paths: list[str], engine: str = "auto") -> TestRun:
-    """Load, add and review everything under `paths`."""
+def run_test(
+    paths: list[str], engine: str = "auto", progress: Callable[[int], Callable[[], None]] | None = None
+) -> TestRun:
+    """Load, add and review everything under `paths`. `progress(total)` gives the function called after each
+    object is reviewed."""
     run = TestRun()
     docs, load_errors = load_all(paths)
     for error in load_errors:
@@ -70,6 +79,7 @@ def run_test(paths: list[str], engine: str = "auto") -> TestRun:
         else:
             run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
     warn_duplicates(objects)
+    warn_mutators([doc.obj for doc in objects])
     client = Client(enforcement_point=GATOR, engine=engine)
     for error in client.add_policies(objects):
         run.fail(error)
@@ -81,6 +91,7 @@ def run_test(paths: list[str], engine: str = "auto") -> TestRun:
             run.fail(f"{doc.source}: {exc}")
         if group_version_kind(doc.obj)["group"] == "" and doc.obj.get("kind") == "Namespace":
             namespaces[meta_string(doc.obj, "name")] = doc.obj
+    advance = progress(len(objects)) if progress else lambda: None
     for doc in objects:
         try:
             review = review_object(doc.obj, namespace=namespace_for(doc.obj, namespaces))
@@ -88,6 +99,9 @@ def run_test(paths: list[str], engine: str = "auto") -> TestRun:
         except GatekeeperPyError as exc:
             run.fail(f"{doc.source}: {exc}")
             continue
+        finally:
+            advance()
+        run.reviewed.append(doc)
         run.results += [(doc, result) for result in responses]
     # gator sorts the results of all objects together, by action and then message.
     run.results.sort(key=lambda pair: (pair[1].enforcement_action, pair[1].msg))
@@ -100,19 +114,74 @@ def _object_label(obj: dict[str, Any]) -> str:
     return f"{obj.get('apiVersion', '')}/{obj.get('kind', '')} {name}"
 
 
-def render(results: list[tuple[Document, Result]], output: str) -> str:
-    """gator's human lines, or its JSON/YAML result list."""
-    if output in ("json", "yaml"):
-        rows = [{**r.to_dict(), "violatingObject": doc.obj, "trace": None} for doc, r in results]
-        return to_json(rows) + "\n" if output == "json" else to_yaml(rows)
-    return "".join(
-        f"{_object_label(doc.obj)}: [{go_quote(r.constraint.name)}] Message: {go_quote(r.msg)}\n" for doc, r in results
-    )
+_STYLES = {DENY: "bold red", WARN: "yellow", DRYRUN: "dim"}
 
 
-def exit_code(run: TestRun) -> int:
+def human_lines(results: list[tuple[Document, Result]]) -> list[tuple[str, Style]]:
+    """gator's lines, `<apiVersion>/<Kind> [<ns>/]<name>: ["<constraint>"] Message: "<msg>"`, with a colour per
+    action for terminals."""
+    return [
+        (
+            f"{_object_label(doc.obj)}: [{go_quote(r.constraint.name)}] Message: {go_quote(r.msg)}",
+            next((_STYLES[a] for a in (DENY, WARN, DRYRUN) if a in r.actions), None),
+        )
+        for doc, r in results
+    ]
+
+
+def _gator_yaml_result(doc: Document, r: Result) -> dict[str, Any]:
+    """gator's `-o yaml` item: yaml.v3 does not inline the embedded framework Result, so it sits under `result:`
+    with Go's lower-cased field names, and the constraint under `object:`."""
+    return {
+        "result": {
+            "target": r.target,
+            "msg": r.msg,
+            "metadata": {"details": r.details} if r.details is not None else {},
+            "constraint": {"object": r.constraint.obj},
+            "enforcementaction": r.enforcement_action,
+            "scopedenforcementactions": list(r.scoped_actions),
+        },
+        "violatingObject": doc.obj,
+        "trace": None,
+    }
+
+
+def junit_cases(run: TestRun, fail_on_warn: bool) -> list[JUnitCase]:
+    """One testcase per reviewed object, failed by what fails the run; plus one errored case per bad input."""
+    by_object: dict[int, list[Result]] = {}
+    for doc, r in run.results:
+        by_object.setdefault(id(doc), []).append(r)
+    cases = []
+    for doc in run.reviewed:
+        results = by_object.get(id(doc), [])
+        failing = [r for r in results if failing_result(r, fail_on_warn)]
+        lines = [f"[{r.constraint.name}] {r.enforcement_action}: {r.msg}" for r in results]
+        failure = "\n".join(f"[{r.constraint.name}] {r.msg}" for r in failing) if failing else None
+        cases.append(JUnitCase(doc.source, _object_label(doc.obj), failure=failure, output="\n".join(lines)))
+    cases += [JUnitCase("input", f"bad input {i + 1}", error=e) for i, e in enumerate(run.errors)]
+    return cases
+
+
+def render(run: TestRun, results: list[tuple[Document, Result]], output: str, fail_on_warn: bool = False) -> str:
+    """gator's JSON or YAML result list, JUnit XML or SARIF (human lines: `human_lines`)."""
+    if output == "json":
+        return to_json([{**r.to_dict(), "violatingObject": doc.obj, "trace": None} for doc, r in results]) + "\n"
+    if output == "yaml":
+        return to_yaml([_gator_yaml_result(doc, r) for doc, r in results])
+    if output == "junit":
+        return render_junit("gatekeeper-py test", [("gatekeeper-py test", junit_cases(run, fail_on_warn))])
+    if output == "sarif":
+        return to_json(render_sarif(results)) + "\n"
+    raise ValueError(f"unknown output format {output!r}")
+
+
+def failing_result(result: Result, fail_on_warn: bool) -> bool:
+    return DENY in result.actions or (fail_on_warn and WARN in result.actions)
+
+
+def exit_code(run: TestRun, fail_on_warn: bool = False) -> int:
     if run.errors:
         return EXIT_BAD_INPUT
-    if any(DENY in r.actions for _, r in run.results):
+    if any(failing_result(r, fail_on_warn) for _, r in run.results):
         return EXIT_VIOLATIONS
     return EXIT_OK

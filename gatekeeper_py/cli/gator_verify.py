@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from ..errors import GatekeeperPyError
 from ..model.suite import read_suite, suite_files
-from ..verify import RunFilter, SuiteResult, TestResult, run_suite
+from ..verify import CaseResult, RunFilter, SuiteResult, TestResult, run_suite
+from .junit import JUnitCase, render_junit
 from .output import error_line, to_json
+from .terminal import Style
 
 FAILED = ("fail", "error")
 
 
-def run_verify(targets: list[str], run: str | None, engine: str = "auto") -> tuple[list[SuiteResult], list[str]]:
-    """Results of every Suite under `targets`, and the bad-input errors met on the way."""
+def run_verify(
+    targets: list[str],
+    run: str | None,
+    engine: str = "auto",
+    progress: Callable[[int], Callable[[], None]] | None = None,
+) -> tuple[list[SuiteResult], list[str]]:
+    """Results of every Suite under `targets`, and the bad-input errors met on the way. `progress(total)` gives
+    the function called after each suite file."""
     errors: list[str] = []
     results: list[SuiteResult] = []
     try:
         run_filter = RunFilter.parse(run)
     except GatekeeperPyError as exc:
         return [], [str(exc)]
+    files: list[Path] = []
     for target in targets:
         try:
-            files = suite_files(target)
+            files += suite_files(target)
+        except GatekeeperPyError as exc:
+            errors.append(str(exc))
+    advance = progress(len(files)) if progress else lambda: None
+    for path in files:
+        try:
+            suite = read_suite(path)
         except GatekeeperPyError as exc:
             errors.append(str(exc))
             continue
-        for path in files:
-            try:
-                suite = read_suite(path)
-            except GatekeeperPyError as exc:
-                errors.append(str(exc))
-                continue
-            if suite is not None:
-                results.append(run_suite(suite, str(path), run_filter, engine))
+        finally:
+            advance()
+        if suite is not None:
+            results.append(run_suite(suite, str(path), run_filter, engine))
     for error in errors:
         error_line(error)
     return results, errors
@@ -60,6 +74,19 @@ def _test_lines(test: TestResult, verbose: bool) -> list[str]:
     elif verbose:
         lines.append(f"--- PASS: {test.name}\t({_seconds(test.seconds)})")
     return lines
+
+
+def _style(line: str) -> Style:
+    if line == "PASS" or line.startswith("ok\t"):
+        return "green"
+    if line.startswith(("FAIL", "--- FAIL", "    --- FAIL")):
+        return "bold red"
+    return "dim" if "=== SKIP" in line else None
+
+
+def human_lines(results: list[SuiteResult], verbose: bool) -> list[tuple[str, Style]]:
+    """gator's report, a colour per line for terminals."""
+    return [(line, _style(line)) for line in render_human(results, verbose).splitlines()]
 
 
 def render_human(results: list[SuiteResult], verbose: bool) -> str:
@@ -104,6 +131,29 @@ def render_json(results: list[SuiteResult]) -> str:
         for s in results
     ]
     return to_json({"summary": summary, "suites": suites}) + "\n"
+
+
+def render_junit_report(results: list[SuiteResult]) -> str:
+    """One `<testsuite>` per Suite file and one `<testcase>` per case (a test without cases, such as an
+    `invalid` test, is one testcase of its own)."""
+    suites = []
+    for suite in results:
+        cases = []
+        for test in suite.tests:
+            entries = test.cases or [CaseResult(test.name, test.status, test.error, test.seconds)]
+            cases += [
+                JUnitCase(
+                    classname=test.name,
+                    name=c.name,
+                    seconds=c.seconds,
+                    failure=c.error or "failed" if c.status == "fail" else None,
+                    error=c.error or test.error or "error" if c.status == "error" else None,
+                    skipped=c.status == "skip",
+                )
+                for c in entries
+            ]
+        suites.append((suite.path, cases))
+    return render_junit("gatekeeper-py verify", suites)
 
 
 def verify_exit_code(results: list[SuiteResult], errors: list[str]) -> int:

@@ -22,6 +22,6 @@ def to_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
 
 
-def error_line(message: str) -> None:
-    """One line on stderr for bad input."""
-    print(f"error: {message}", file=sys.stderr)
+def error_line(message: str, prefix: str = "error") -> None:
+    """One line on stderr for bad input (or, with prefix="warning", for something worth knowing)."""
+    print(f"{prefix}: {message}", file=sys.stderr)
