@@ -188,11 +188,12 @@ def test_sarif_is_valid_and_points_at_each_objects_line(tmp_path: Path) -> None:
         for r in sarif_run["results"]
     }
     starts = [i + 1 for i, line in enumerate(pods.read_text().splitlines()) if line.startswith("apiVersion")]
+    rule = "K8sOwnerLabel/owner-{}".format
     assert found == {
-        "K8sOwnerLabel/owner-prod": ("error", "api has no owner label", "pods.yaml", starts[0], "K8sOwnerLabel/owner-prod"),
-        "K8sOwnerLabel/owner-dev": ("warning", "web has no owner label", "pods.yaml", starts[1], "K8sOwnerLabel/owner-dev"),
-        "K8sOwnerLabel/owner-lab": ("note", "job has no owner label", "pods.yaml", starts[2], "K8sOwnerLabel/owner-lab"),
-    }  # fmt: skip
+        rule("prod"): ("error", "api has no owner label", "pods.yaml", starts[0], rule("prod")),
+        rule("dev"): ("warning", "web has no owner label", "pods.yaml", starts[1], rule("dev")),
+        rule("lab"): ("note", "job has no owner label", "pods.yaml", starts[2], rule("lab")),
+    }
 
 
 def test_sarif_with_no_results_is_still_a_valid_log(tmp_path: Path) -> None:

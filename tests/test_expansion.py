@@ -338,10 +338,11 @@ def test_verify_runs_the_tests_expansion_file(tmp_path: Path) -> None:
         "object": "deployment.yaml",
         "assertions": [{"violations": 1, "message": "^\\[Implied by pods\\]"}],
     }
+    policy = {"template": "template.yaml", "constraint": "constraint.yaml", "cases": [case]}
     tests = [
-        {"name": "ok", "template": "template.yaml", "constraint": "constraint.yaml", "expansion": "expansion.yaml", "cases": [case]},
-        {"name": "bad", "template": "template.yaml", "constraint": "constraint.yaml", "expansion": "not-expansion.yaml", "cases": [case]},
-    ]  # fmt: skip
+        {"name": "ok", "expansion": "expansion.yaml", **policy},
+        {"name": "bad", "expansion": "not-expansion.yaml", **policy},
+    ]
     write_all(tmp_path / "suite.yaml", {"apiVersion": "test.gatekeeper.sh/v1alpha1", "kind": "Suite", "tests": tests})
     run = run_cli("verify", str(tmp_path), "-o", "json")
     assert run.returncode == 1
