@@ -124,14 +124,18 @@ def exec_review(
 
 
 V0_TEMPLATES = REPO / "tests" / "data" / "v0-templates"
+V1_TEMPLATES = REPO / "tests" / "data" / "v1-templates"
+SCENARIO_CONSTRAINTS = REPO / "tests" / "data" / "scenario-constraints"
+EXAMPLES = REPO / "tests" / "data" / "examples"
 
 
 @pytest.fixture(params=["v1", "v0"])
 def starter_client(request: pytest.FixtureRequest) -> Client:
-    """A webhook Client with constraints/ and either the shipped templates/ (Rego v1) or the same policies
-    written in Rego v0, as Gatekeeper's documentation writes them (tests/data/v0-templates)."""
-    templates = REPO / "templates" if request.param == "v1" else V0_TEMPLATES
+    """A webhook Client with the scenario constraints and either their templates in Rego v1
+    (tests/data/v1-templates) or the same policies in Rego v0, as Gatekeeper's documentation writes them
+    (tests/data/v0-templates)."""
+    templates = V1_TEMPLATES if request.param == "v1" else V0_TEMPLATES
     client = Client()
-    assert client.add_policies(read_paths([templates, REPO / "constraints"])) == []
+    assert client.add_policies(read_paths([templates, SCENARIO_CONSTRAINTS])) == []
     assert all(t.rego.version == request.param for t in client.templates.values())
     return client

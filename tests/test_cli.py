@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import EXAMPLES, REPO, SCENARIO_CONSTRAINTS, V1_TEMPLATES
 
-STARTER = ["-f", str(REPO / "templates"), "-f", str(REPO / "constraints")]
+STARTER = ["-f", str(V1_TEMPLATES), "-f", str(SCENARIO_CONSTRAINTS)]
 
 
 def gatekeeper_py(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -26,17 +26,47 @@ def gatekeeper_py(*args: str, stdin: str | None = None) -> subprocess.CompletedP
 
 
 def test_main_job_on_shipped_defaults_warns_and_exits_zero() -> None:
-    run = gatekeeper_py("test", *STARTER, "-f", str(REPO / "examples" / "cluster"))
+    """The README's first command: the starter set (templates/, constraints/) on the example cluster."""
+    run = gatekeeper_py("test", "-f", "templates", "-f", "constraints", "-f", "examples/cluster")
     assert run.returncode == 0, run.stderr
     assert run.stdout == (
         'v1/Pod payments/worker: ["team-label-in-enforced-namespaces"] Message: '
-        '"Pod worker is missing the required labels {\\"team\\"}"\n'
+        '"Pod \\"payments/worker\\" is missing the required label \\"team\\""\n'
     )
     assert run.stderr == ""
 
 
+def test_starter_set_judges_workloads_through_the_expansion() -> None:
+    run = gatekeeper_py(
+        "test",
+        "-f",
+        "templates",
+        "-f",
+        "constraints",
+        "-f",
+        "examples/violations",
+        "-f",
+        "examples/cluster/namespaces.yaml",
+        "-o",
+        "json",
+    )
+    assert run.returncode == 1
+    results = json.loads(run.stdout)
+    actions = {r["constraint"]["metadata"]["name"]: r["enforcementAction"] for r in results}
+    assert actions["allowed-registries"] == "deny"
+    assert {name for name, action in actions.items() if action == "warn"} == {
+        "pss-restricted-privileged",
+        "pss-restricted-privilege-escalation",
+        "pss-restricted-capabilities-restricted",
+        "pss-restricted-run-as-non-root",
+        "pss-restricted-seccomp-restricted",
+    }
+    assert all(r["msg"].startswith("[Implied by expand-workloads] ") for r in results)
+    assert {r["violatingObject"]["kind"] for r in results} == {"Deployment"}
+
+
 def test_deny_results_exit_one_with_gator_lines() -> None:
-    run = gatekeeper_py("test", *STARTER, "-f", str(REPO / "examples"))
+    run = gatekeeper_py("test", *STARTER, "-f", str(EXAMPLES))
     assert run.returncode == 1
     lines = run.stdout.splitlines()
     assert (
@@ -48,13 +78,13 @@ def test_deny_results_exit_one_with_gator_lines() -> None:
 
 
 def test_deny_only_hides_warnings() -> None:
-    run = gatekeeper_py("test", *STARTER, "-f", str(REPO / "examples"), "--deny-only")
+    run = gatekeeper_py("test", *STARTER, "-f", str(EXAMPLES), "--deny-only")
     assert run.returncode == 1
     assert [line.split(": ")[1] for line in run.stdout.splitlines()] == ['["allowed-registries"] Message']
 
 
 def test_json_output_is_gator_shaped_and_alone_on_stdout() -> None:
-    run = gatekeeper_py("test", *STARTER, "-f", str(REPO / "examples"), "-o", "json")
+    run = gatekeeper_py("test", *STARTER, "-f", str(EXAMPLES), "-o", "json")
     assert run.returncode == 1
     results = json.loads(run.stdout)
     assert {r["constraint"]["metadata"]["name"] for r in results} == {
@@ -69,7 +99,7 @@ def test_json_output_is_gator_shaped_and_alone_on_stdout() -> None:
 
 
 def test_yaml_output_parses() -> None:
-    run = gatekeeper_py("test", *STARTER, "-f", str(REPO / "examples"), "-o", "yaml")
+    run = gatekeeper_py("test", *STARTER, "-f", str(EXAMPLES), "-o", "yaml")
     assert run.returncode == 1
     results = yaml.safe_load(run.stdout)
     # gator's yaml.v3 shape: the framework result under `result:` with Go's lower-cased field names.
@@ -84,10 +114,8 @@ def test_yaml_output_parses() -> None:
 
 
 def test_objects_from_stdin(tmp_path: Path) -> None:
-    pod = (REPO / "examples" / "violations" / "pods.yaml").read_text()
-    run = gatekeeper_py(
-        "test", *STARTER, "-f", str(REPO / "examples" / "cluster" / "namespaces.yaml"), "-f", "-", stdin=pod
-    )
+    pod = (EXAMPLES / "violations" / "pods.yaml").read_text()
+    run = gatekeeper_py("test", *STARTER, "-f", str(EXAMPLES / "cluster" / "namespaces.yaml"), "-f", "-", stdin=pod)
     assert run.returncode == 1
     assert "v1/Pod payments/debug" in run.stdout
 
@@ -100,9 +128,7 @@ def test_bad_input_is_reported_and_the_rest_still_runs(tmp_path: Path) -> None:
         "spec:\n  crd:\n    spec:\n      names:\n        kind: K8sRightName\n"
         "  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: 'package x'\n"
     )
-    run = gatekeeper_py(
-        "test", *STARTER, "-f", str(tmp_path), "-f", str(REPO / "examples" / "violations"), "-o", "json"
-    )
+    run = gatekeeper_py("test", *STARTER, "-f", str(tmp_path), "-f", str(EXAMPLES / "violations"), "-o", "json")
     assert run.returncode == 2
     errors = run.stderr.splitlines()
     assert len(errors) == 2
@@ -128,7 +154,7 @@ def test_version_and_help() -> None:
 
 
 def test_duplicate_objects_are_warned_about_and_still_reviewed(tmp_path: Path) -> None:
-    violations = REPO / "examples" / "violations" / "pods.yaml"
+    violations = EXAMPLES / "violations" / "pods.yaml"
     (tmp_path / "again.yaml").write_text(violations.read_text())
     run = gatekeeper_py("test", *STARTER, "-f", str(violations), "-f", str(tmp_path), "--deny-only")
     assert run.returncode == 1
@@ -208,7 +234,7 @@ def test_go_quote_matches_go(text: str, quoted: str) -> None:
 
 
 def test_rego_translate_prints_the_engines_rego_for_a_template() -> None:
-    run = gatekeeper_py("rego", "translate", str(REPO / "templates" / "k8sallowedregistries.yaml"))
+    run = gatekeeper_py("rego", "translate", str(V1_TEMPLATES / "k8sallowedregistries.yaml"))
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("# --- K8sAllowedRegistries.rego ---\npackage k8sallowedregistries\n")
     assert "violation contains {" in run.stdout and "__gk_fmt(x) := trim(x" in run.stdout

@@ -34,14 +34,28 @@ def test_readme_example_denies_with_status_and_uid(admit: Admit) -> None:
     assert response["status"] == {
         "code": 403,
         "reason": "Forbidden",
-        "message": "[deny-exec-in-production] exec into pod production/app is not allowed for user alice",
+        "message": '[deny-exec-in-production] exec into pod "production/app" by user "alice" is denied: '
+        'namespace "production" is listed in namespaces',
     }
 
 
 def test_readme_example_allows_with_warnings(admit: Admit) -> None:
-    obj = pod("w", "payments", containers=[{"name": "a", "image": "registry.example.com/a:1"}])
+    hardened = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    container = {"name": "a", "image": "registry.example.com/a:1", "securityContext": hardened}
+    pod_security = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    obj = pod("w", "payments", containers=[container], securityContext=pod_security)
     answer = admit(admission_review("CREATE", obj), namespace("payments", {"policy.example.com/enforce": "true"}))
     assert answer["response"]["allowed"] is True
     assert answer["response"]["warnings"] == [
-        '[team-label-in-enforced-namespaces] Pod w is missing the required labels {"team"}'
+        '[team-label-in-enforced-namespaces] Pod "payments/w" is missing the required label "team"'
     ]
+    # The restricted Pod Security Standard is in warn mode in the starter set: a plain Pod is admitted, warned.
+    plain = pod("p", "sandbox", containers=[{"name": "a", "image": "registry.example.com/a:1"}])
+    answer = admit(admission_review("CREATE", plain), namespace("sandbox"))
+    assert answer["response"]["allowed"] is True
+    assert {w.split("]")[0] + "]" for w in answer["response"]["warnings"]} == {
+        "[pss-restricted-privilege-escalation]",
+        "[pss-restricted-capabilities-restricted]",
+        "[pss-restricted-run-as-non-root]",
+        "[pss-restricted-seccomp-restricted]",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import V1_TEMPLATES
 
 from gatekeeper_py.drivers.rego.driver import translate
 from gatekeeper_py.drivers.rego.emit import emit_module
@@ -218,7 +219,7 @@ from gatekeeper_py.errors import TemplateError  # noqa: E402
 from gatekeeper_py.loader import read_paths  # noqa: E402
 from gatekeeper_py.model import parse_template  # noqa: E402
 
-REPO_TEMPLATES = [parse_template(doc.obj, doc.source) for doc in read_paths(["templates"])]
+REPO_TEMPLATES = [parse_template(doc.obj, doc.source) for doc in read_paths([V1_TEMPLATES])]
 SAMPLE_MODULES = [(t.kind, t.rego.rego, t.rego.version) for t in REPO_TEMPLATES] + [
     ("deprecated", DEPRECATED, "v0"),
     ("negated", NEGATED, "v1"),

@@ -200,5 +200,29 @@ def rego_translate_command(
     sys.stdout.write(render_modules(modules))
 
 
+library_app = typer.Typer(help="The template catalogue.", no_args_is_help=True)
+app.add_typer(library_app, name="library")
+
+
+class LibraryOutput(StrEnum):
+    human = "human"
+    json = "json"
+    markdown = "markdown"
+
+
+@library_app.command("list")
+def library_list_command(
+    path: Annotated[str, typer.Argument(help="The catalogue folder.")] = "library",
+    output: Annotated[LibraryOutput, typer.Option("--output", "-o", help="Output format.")] = LibraryOutput.human,
+) -> None:
+    """List the catalogue's templates: name, title, engines and parameters (markdown: the README's table).
+
+    Exit 2 when the folder is missing or a template in it is not usable.
+    """
+    from .library_list import run_library_list
+
+    raise typer.Exit(run_library_list(Path(path), output.value))
+
+
 def main() -> None:
     app()
