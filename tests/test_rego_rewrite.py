@@ -341,3 +341,27 @@ def test_v0_names_that_are_v1_keywords_are_renamed() -> None:
     )
     assert evaluate(source, {"values": [1, 3]}, rule="violation", version="v0") == [{"msg": "1 2 true"}]
     assert "__gk_kw_contains[__gk_kw_in]" in translate(source, "v0", "m.rego")
+
+
+FUNCTION_COMPREHENSIONS = """package m
+obj := {"a": 1, "b": 2}
+f1(k) := {v | v := obj[k]}
+f2(k) := {v | some v in obj; v == obj[k]}
+f4(k) := {kk: v | v := obj[k]; kk := k}
+f8(k) := r if { r := {v | v := obj[k]} }
+f9(k) := [w | some w in [[x | x := obj[k]]]]
+f10(k) := {v | some k in ["b"]; v := obj[k]}
+r := [f1("a"), f2("a"), f4("a"), f8("a"), f9("a"), f10("a")]
+"""
+
+
+def test_function_parameters_inside_comprehensions_read_the_argument() -> None:
+    # rego-cpp alone iterates over every key here; OPA reads the argument. A local `some k` still shadows it.
+    assert evaluate(FUNCTION_COMPREHENSIONS, {}) == [[1], [1], {"a": 1}, [1], [[1]], [2]]
+    raw = CompiledPolicy({"m.rego": FUNCTION_COMPREHENSIONS}, "m/r").evaluate("{}")
+    assert raw[0] == [1, 2]  # the rego-cpp bug the rewrite avoids; if this starts failing, drop the rewrite
+
+
+def test_parameter_binding_names_are_unique_per_comprehension() -> None:
+    text = translate("package x\nf(k) := [w | some w in [[x | x := k]]]\n", "v1", "x.rego")
+    assert "__gk_arg1_k := k" in text and "__gk_arg0_k := __gk_arg1_k" in text

@@ -17,6 +17,9 @@
   and calls of functions the module defines), since the module is handed to rego-cpp as v1.
 - Rego v0's deprecated builtins (`any`, `all`, `re_match`, `set_diff`, `cast_*`), which OPA still accepts in v0,
   are missing from rego-cpp: their calls are renamed to Rego definitions of the same meaning (HELPERS).
+- Inside a comprehension in a function, rego-cpp treats the function's parameters as fresh variables:
+  `f(k) := {v | v := obj[k]}` iterates over every `k`. Binding the parameter to a new variable at the start of
+  the comprehension's body (`{v | __gk_arg0_k := k; v := obj[__gk_arg0_k]}`) makes it read the argument.
 - In a negated call or comparison (`not f(x.y)`, `not x.y > 5`, `not "a" in x.y`; not `==`), OPA's compiler
   binds nested calls and every reference operand before the negation, so an undefined `x.y` makes the whole
   body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes the `not` true instead, or cannot
@@ -85,6 +88,7 @@ DEPRECATED_BUILTINS = frozenset(name.removeprefix("__gk_") for name in HELPERS i
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
     module = map_bottom_up(_Rewriter().module(module), _format_args)
+    module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
     if version == "v1":
         return module
     module = _rename_keyword_names(module)
@@ -103,7 +107,8 @@ def with_helpers(module: Module) -> Module:
 def _helper_rules(name: str) -> tuple[Rule, ...]:
     from .parser import parse_module
 
-    return parse_module(f"package helpers\n{HELPERS[name]}\n", version="v1", filename="helpers.rego").rules
+    rules = parse_module(f"package helpers\n{HELPERS[name]}\n", version="v1", filename="helpers.rego").rules
+    return tuple(_bind_parameters_in_comprehensions(rule) for rule in rules)
 
 
 def first_with(node: Any) -> With | None:
@@ -135,6 +140,70 @@ def _format_args(node: Node) -> Node:
         )
         return dataclasses.replace(node, args=(node.args[0], dataclasses.replace(node.args[1], items=items)))
     return node
+
+
+COMPREHENSIONS = (ArrayComprehension, SetComprehension, ObjectComprehension)
+PARAMETER_PREFIX = "__gk_arg"
+
+
+def _declared(body: Body) -> set[str]:
+    """Names a body declares locally (`some`, `:=`, `some ... in`), which shadow a parameter of the same name."""
+    names: set[str] = set()
+    for expr in body:
+        value = expr.value
+        if isinstance(value, SomeDecl):
+            names |= {v.name for v in value.vars}
+        elif isinstance(value, SomeIn):
+            names |= {t.name for t in (value.key, value.value) if isinstance(t, Var)}
+        elif isinstance(value, Assignment) and value.op == ":=" and isinstance(value.left, Var):
+            names.add(value.left.name)
+    return names
+
+
+def _already_bound(body: Body) -> set[str]:
+    """Parameters the leading `__gk_arg<n>_<p> := <p>` bindings of a body already bind."""
+    bound = set()
+    for expr in body:
+        value = expr.value
+        if not (isinstance(value, Assignment) and isinstance(value.left, Var) and isinstance(value.right, Var)):
+            break
+        if not value.left.name.startswith(PARAMETER_PREFIX):
+            break
+        bound.add(value.right.name)
+    return bound
+
+
+def _bind_parameters_in_comprehensions(rule: Rule) -> Rule:
+    """In a function, every comprehension that uses a parameter binds it to a fresh variable first."""
+    params = {a.name for a in rule.args if isinstance(a, Var) and a.name != "_"}
+    if rule.kind != RuleKind.FUNCTION or not params:
+        return rule
+    counter = iter(range(1_000_000))
+
+    def bind(node: Node) -> Node:
+        if not isinstance(node, COMPREHENSIONS):
+            return node
+        used = {n.name for n in walk(node) if isinstance(n, Var)} & params - _declared(node.body)
+        used -= _already_bound(node.body)  # translating twice changes nothing
+        if not used:
+            return node
+        n = next(counter)
+        fresh = {name: f"{PARAMETER_PREFIX}{n}_{name}" for name in sorted(used)}
+
+        def rename(inner: Node) -> Node:
+            return (
+                dataclasses.replace(inner, name=fresh[inner.name])
+                if isinstance(inner, Var) and inner.name in fresh
+                else inner
+            )
+
+        renamed = map_bottom_up(node, rename)
+        bindings = tuple(
+            Expr(value=Assignment(op=":=", left=Var(name=new), right=Var(name=old))) for old, new in fresh.items()
+        )
+        return dataclasses.replace(renamed, body=bindings + renamed.body)
+
+    return map_bottom_up(rule, bind)
 
 
 V1_KEYWORDS = frozenset({"contains", "if", "in", "every"})
