@@ -365,3 +365,15 @@ def test_function_parameters_inside_comprehensions_read_the_argument() -> None:
 def test_parameter_binding_names_are_unique_per_comprehension() -> None:
     text = translate("package x\nf(k) := [w | some w in [[x | x := k]]]\n", "v1", "x.rego")
     assert "__gk_arg1_k := k" in text and "__gk_arg0_k := __gk_arg1_k" in text
+
+
+def test_iterating_reference_used_as_a_key_is_bound_first() -> None:
+    source = """package m
+listed := {"a"}
+names := {"a", "b"}
+nested := {"x": {"a": 1}}
+r := {"keys": [n | listed[names[n]]], "nested": {k | some k in ["x"]; nested[k][names[_]]}, "any": any_listed}
+any_listed if { listed[names[_]] }
+"""
+    assert evaluate(source, {}) == {"keys": ["a"], "nested": ["x"], "any": True}
+    assert "__gk_0 := names[n]; listed[__gk_0]" in translate(source, "v1", "m.rego")

@@ -3,6 +3,8 @@
 - A reference with a variable index inside a call argument (`startswith(x, repos[_])`, `lower(xs[i])`) does
   not compile in rego-cpp, or silently yields nothing. It is bound to a fresh variable first, in the same body,
   as OPA's own compiler does: `__gk_0 := repos[_]; startswith(x, __gk_0)`.
+- A reference with a variable key used as another reference's key (`listed[names[_]]`) does not compile in
+  rego-cpp; it is bound first too: `__gk_0 := names[_]; listed[__gk_0]`.
 - A comprehension head that is more than a term (`[lower(xs[i]) | ...]`) is moved into the body, as OPA does:
   `[__gk_0 | ...; __gk_0 := lower(xs[i])]`.
 - `sprintf` prints some strings with their quotes: one a body bound from a literal (`s := "x"`) and one a
@@ -283,6 +285,11 @@ def _as_some_in(expr: Expr) -> Expr:
     return dataclasses.replace(expr, value=SomeIn(key=None, value=value.left, collection=collection))
 
 
+def _is_iterating_ref(term: Any) -> bool:
+    """A reference with a variable (or `_`) among its keys."""
+    return isinstance(term, Ref) and any(not isinstance(part, SCALARS) for part in term.parts)
+
+
 class _Rewriter:
     def __init__(self) -> None:
         self._counter = itertools.count()
@@ -385,6 +392,15 @@ class _Rewriter:
             return node  # comprehension and `every` bodies are their own scopes, rewritten on their own
         if in_call and isinstance(node, Ref) and any(not isinstance(part, SCALARS) for part in node.parts):
             return self._fresh_binding(node, hoisted)
+        if isinstance(node, Ref) and any(_is_iterating_ref(part) for part in node.parts):
+            # `listed[names[_]]`: rego-cpp cannot compile an iterating ref used as a key; OPA binds it first.
+            parts = tuple(
+                self._fresh_binding(self._hoist_in_calls(part, hoisted, in_call=False), hoisted)
+                if _is_iterating_ref(part)
+                else part
+                for part in node.parts
+            )
+            node = dataclasses.replace(node, parts=parts)
         inside = in_call or isinstance(node, Call)
         changes = {}
         for name, value in children(node):
