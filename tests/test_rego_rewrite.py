@@ -377,3 +377,19 @@ any_listed if { listed[names[_]] }
 """
     assert evaluate(source, {}) == {"keys": ["a"], "nested": ["x"], "any": True}
     assert "__gk_0 := names[n]; listed[__gk_0]" in translate(source, "v1", "m.rego")
+
+
+def test_sprintf_q_verb_quotes_strings_as_go_does() -> None:
+    source = """package m
+r := [
+  sprintf("name %q then %v", [input.name, "second"]),
+  sprintf("%v%% of %q, width %5.2f", [50, "disk", 1.5]),
+  sprintf("count %q", [3]),
+]
+"""
+    assert evaluate(source, {"name": "demo"}) == ['name "demo" then second', '50% of "disk", width  1.50', "count 3"]
+
+
+def test_sort_of_a_set_is_a_sorted_array() -> None:
+    source = 'package m\nr := [sort({"b", "a"}), sort([3, 1]), sort({"b", "a"})[0], type_name(sort({1}))]\n'
+    assert evaluate(source, {}) == [["a", "b"], [1, 3], "a", "array"]

@@ -5,6 +5,10 @@
   as OPA's own compiler does: `__gk_0 := repos[_]; startswith(x, __gk_0)`.
 - A reference with a variable key used as another reference's key (`listed[names[_]]`) does not compile in
   rego-cpp; it is bound first too: `__gk_0 := names[_]; listed[__gk_0]`.
+- rego-cpp's `sprintf` has no `%q`: a `%q` of a literal format becomes `%v` of `__gk_quote(x)`, the string in
+  double quotes with JSON's escapes (Go's for plain text).
+- rego-cpp's `sort` of a set returns a set; OPA returns a sorted array. `sort` calls go to `__gk_sort`, which
+  sorts an array made of the set.
 - A comprehension head that is more than a term (`[lower(xs[i]) | ...]`) is moved into the body, as OPA does:
   `[__gk_0 | ...; __gk_0 := lower(xs[i])]`.
 - `sprintf` prints some strings with their quotes: one a body bound from a literal (`s := "x"`) and one a
@@ -69,10 +73,15 @@ from .syntax import (
 _SCOPES = (ArrayComprehension, SetComprehension, ObjectComprehension, Every)
 FRESH_PREFIX = "__gk_"
 FORMAT_FUNCTION = "__gk_fmt"
+QUOTE_FUNCTION = "__gk_quote"
 # Helper functions a rewritten module may call, by name, with their Rego v1 definitions.
 HELPERS = {
     FORMAT_FUNCTION: f"""{FORMAT_FUNCTION}(x) := trim(x, "") if is_string(x)
 {FORMAT_FUNCTION}(x) := x if not is_string(x)""",
+    "__gk_sort": """__gk_sort(x) := sort([y | some y in x]) if is_set(x)
+__gk_sort(x) := sort(x) if not is_set(x)""",
+    QUOTE_FUNCTION: f"""{QUOTE_FUNCTION}(x) := json.marshal(x) if is_string(x)
+{QUOTE_FUNCTION}(x) := x if not is_string(x)""",
     "__gk_any": "__gk_any(xs) := true if { some x in xs; x == true } else := false",
     "__gk_all": "__gk_all(xs) := false if { some x in xs; x != true } else := true",
     "__gk_re_match": "__gk_re_match(pattern, value) := regex.match(pattern, value)",
@@ -84,12 +93,30 @@ HELPERS = {
     "__gk_cast_null": "__gk_cast_null(x) := x if is_null(x)",
     "__gk_cast_object": "__gk_cast_object(x) := x if is_object(x)",
 }
-DEPRECATED_BUILTINS = frozenset(name.removeprefix("__gk_") for name in HELPERS if name != FORMAT_FUNCTION)
+# Builtins rego-cpp gets wrong, replaced in every module by Rego definitions (HELPERS).
+REPLACED_BUILTINS = {"sort": "__gk_sort"}
+DEPRECATED_BUILTINS = frozenset(
+    name.removeprefix("__gk_")
+    for name in HELPERS
+    if name not in (FORMAT_FUNCTION, QUOTE_FUNCTION, *REPLACED_BUILTINS.values())
+)
+
+
+def _with_replaced_builtins(rule: Rule) -> Rule:
+    """The rule calling the replacements of REPLACED_BUILTINS (except inside a replacement itself)."""
+    return rule if rule.name in REPLACED_BUILTINS.values() else map_bottom_up(rule, _replace_builtins)
+
+
+def _replace_builtins(node: Node) -> Node:
+    if isinstance(node, Call) and len(node.name) == 1 and node.name[0] in REPLACED_BUILTINS:
+        return dataclasses.replace(node, name=(REPLACED_BUILTINS[node.name[0]],))
+    return node
 
 
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
     module = map_bottom_up(_Rewriter().module(module), _format_args)
+    module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
     if version == "v1":
         return module
@@ -98,11 +125,16 @@ def rewrite_module(module: Module, version: str) -> Module:
 
 
 def with_helpers(module: Module) -> Module:
-    """The module with the rules of every HELPER it calls and does not define yet."""
-    defined = {rule.name for rule in module.rules}
-    called = {".".join(node.name) for node in walk(module) if isinstance(node, Call)}
-    used = sorted((called & set(HELPERS)) - defined)
-    return dataclasses.replace(module, rules=module.rules + tuple(r for name in used for r in _helper_rules(name)))
+    """The module with the rules of every HELPER it calls and does not define yet (helpers may call helpers)."""
+    while True:
+        defined = {rule.name for rule in module.rules}
+        called = {".".join(node.name) for node in walk(module) if isinstance(node, Call)}
+        used = sorted((called & set(HELPERS)) - defined)
+        if not used:
+            return module
+        module = dataclasses.replace(
+            module, rules=module.rules + tuple(r for name in used for r in _helper_rules(name))
+        )
 
 
 @functools.cache
@@ -110,7 +142,7 @@ def _helper_rules(name: str) -> tuple[Rule, ...]:
     from .parser import parse_module
 
     rules = parse_module(f"package helpers\n{HELPERS[name]}\n", version="v1", filename="helpers.rego").rules
-    return tuple(_bind_parameters_in_comprehensions(rule) for rule in rules)
+    return tuple(_with_replaced_builtins(_bind_parameters_in_comprehensions(rule)) for rule in rules)
 
 
 def first_with(node: Any) -> With | None:
@@ -131,9 +163,31 @@ def map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
     return change(dataclasses.replace(node, **changed) if changed else node)
 
 
+_VERB = re.compile(r"%(%|[-+# 0]*(?:\d+|\*)?(?:\.(?:\d+|\*))?([a-zA-Z]))")
+
+
+def _quote_verbs(node: Call) -> Call:
+    """`sprintf("%q", [x])` -> `sprintf("%v", [__gk_quote(x)])`: rego-cpp has no `%q` (Go's quoted string)."""
+    fmt, args = node.args
+    if not (isinstance(fmt, String) and isinstance(args, Array) and "%q" in fmt.value) or "*" in fmt.value:
+        return node
+    verbs = [m.group(2) for m in _VERB.finditer(fmt.value) if m.group(1) != "%"]
+    if len(verbs) != len(args.items):
+        return node
+    items = tuple(
+        Call(name=(QUOTE_FUNCTION,), args=(item,)) if verb == "q" else item
+        for verb, item in zip(verbs, args.items, strict=True)
+    )
+    text = _VERB.sub(lambda m: m.group(0)[:-1] + "v" if m.group(2) == "q" else m.group(0), fmt.value)
+    return dataclasses.replace(
+        node, args=(dataclasses.replace(fmt, value=text), dataclasses.replace(args, items=items))
+    )
+
+
 def _format_args(node: Node) -> Node:
     """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`."""
     if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
+        node = _quote_verbs(node)
         items = tuple(
             item
             if isinstance(item, SCALARS) or (isinstance(item, Call) and item.name == (FORMAT_FUNCTION,))
