@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,18 @@ from gatekeeper_py import Client
 from gatekeeper_py.loader import read_paths
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`gatekeeper-py ARGS...` in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "gatekeeper_py", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=600,
+        cwd=cwd,
+    )
 
 
 def template(

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, REPO, SCENARIO_CONSTRAINTS, V1_TEMPLATES
+from conftest import EXAMPLES, SCENARIO_CONSTRAINTS, V1_TEMPLATES, run_cli
 
 STARTER = ["-f", str(V1_TEMPLATES), "-f", str(SCENARIO_CONSTRAINTS)]
 
 
-def gatekeeper_py(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-        cwd=REPO,
-    )
+gatekeeper_py = run_cli
 
 
 def test_main_job_on_shipped_defaults_warns_and_exits_zero() -> None:

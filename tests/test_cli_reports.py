@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -15,7 +14,7 @@ import jsonschema
 import pytest
 import xmlschema
 import yaml
-from conftest import REPO, constraint, pod, template
+from conftest import REPO, constraint, pod, run_cli, template
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from gatekeeper_py.cli import terminal
@@ -28,17 +27,6 @@ violation contains {"msg": sprintf("%v has no owner label", [input.review.object
   not input.review.object.metadata.labels.owner
 }
 """
-
-
-def run_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def policies(tmp_path: Path) -> Path:

@@ -4,14 +4,12 @@ the `expand`, `test` and `verify` commands on them."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, constraint, template
+from conftest import constraint, run_cli, template
 
 from gatekeeper_py import Client, ReviewError
 from gatekeeper_py.enforcement import GATOR
@@ -246,12 +244,6 @@ def test_add_policies_takes_expansion_templates_and_reports_bad_ones() -> None:
 
 
 # --- the commands ---
-
-
-def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", *args], capture_output=True, text=True, timeout=120, cwd=cwd
-    )
 
 
 def write_all(path: Path, *docs: Any) -> Path:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_cli
 
 from gatekeeper_py.catalogue import markdown_table, read_catalogue
 from gatekeeper_py.cli.gator_test import exit_code, run_test
@@ -22,13 +20,7 @@ PROFILE_SAMPLES = sorted(p for profile in PROFILES for p in (PSS / profile / "sa
 
 
 def test_verify_over_the_whole_catalogue_passes() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", "verify", "library/...", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-    )
+    run = run_cli("verify", "library/...", "-o", "json")
     report = json.loads(run.stdout)
     problems = [
         (suite["path"], test["name"], case["name"], case["error"] or test["error"])
@@ -117,13 +109,7 @@ def test_readme_table_is_the_generated_one() -> None:
 
 
 def test_library_list_command_prints_every_template() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", "library", "list", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
+    run = run_cli("library", "list", "-o", "json")
     assert (run.returncode, run.stderr) == (0, "")
     rows = json.loads(run.stdout)
     names = {row["name"] for row in rows}
@@ -131,8 +117,6 @@ def test_library_list_command_prints_every_template() -> None:
     registries = next(row for row in rows if row["name"] == "k8sallowedregistries")
     assert [p["name"] for p in registries["parameters"]] == ["repos", "images"]
     assert registries["engines"] == ["rego"]
-    human = subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", "library", "list"], capture_output=True, text=True, cwd=REPO
-    )
+    human = run_cli("library", "list")
     assert human.stdout.splitlines()[0].split() == ["NAME", "TITLE", "ENGINES", "PARAMETERS"]
     assert len(human.stdout.splitlines()) == len(rows) + 1

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, admission_review, constraint, namespace, pod, template
+from conftest import REPO, admission_review, constraint, namespace, pod, run_cli, template
 
 from gatekeeper_py.model.suite import Assertion
 from gatekeeper_py.results import Result
@@ -57,9 +56,7 @@ def make_suite(root: Path, cases: list[dict], **test: object) -> Path:
 
 
 def verify(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gatekeeper_py", "verify", *args], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
+    return run_cli("verify", *args)
 
 
 CASES = [
