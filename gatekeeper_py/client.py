@@ -29,16 +29,21 @@ ENGINES = ("auto", "rego", "cel")
 
 
 def default_drivers(engine: str = "auto") -> list[Driver]:
-    """The engines `engine` allows, in preference order: `auto` is every engine (CEL first, as Gatekeeper ranks
-    them, once a CEL driver exists), `rego` only Rego, `cel` only CEL (none yet). The Rego engine is loaded
-    only when a client is made."""
+    """The engines `engine` allows, in preference order: `auto` is CEL first, then Rego (as Gatekeeper ranks
+    them: a template with both runs its CEL), `rego` only Rego, `cel` only CEL. Engines load only when a client
+    is made."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
-    if engine == "cel":
-        return []
-    from .drivers.rego import RegoDriver
+    drivers: list[Driver] = []
+    if engine in ("auto", "cel"):
+        from .drivers.cel import CelDriver
 
-    return [RegoDriver()]
+        drivers.append(CelDriver())
+    if engine in ("auto", "rego"):
+        from .drivers.rego import RegoDriver
+
+        drivers.append(RegoDriver())
+    return drivers
 
 
 class Client:

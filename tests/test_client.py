@@ -338,11 +338,15 @@ def test_constraint_for_an_unknown_template_is_rejected() -> None:
         Client().add_constraint(constraint("K8sMissing", "c"), source="c.yaml")
 
 
-def test_cel_only_template_has_no_driver_yet() -> None:
+def test_engine_choice_limits_which_templates_load() -> None:
     cel = template("K8sCel", "unused")
     cel["spec"]["targets"][0]["code"] = [{"engine": "K8sNativeValidation", "source": {"validations": []}}]
-    with pytest.raises(TemplateError, match="no language driver is installed"):
-        Client().add_template(cel)
+    with pytest.raises(TemplateError, match=r"no language driver .* \(engines: K8sNativeValidation\)"):
+        Client(engine="rego").add_template(cel)
+    assert Client(engine="cel").add_template(cel).kind == "K8sCel"
+    rego_only = template("K8sRego", 'package r\nviolation contains {"msg": "m"} if { true }')
+    with pytest.raises(TemplateError, match=r"no language driver .* \(engines: Rego\)"):
+        Client(engine="cel").add_template(rego_only)
 
 
 def test_removing_a_template_removes_its_constraints_and_replacing_keeps_them() -> None:

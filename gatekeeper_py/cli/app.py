@@ -26,7 +26,7 @@ class Engine(StrEnum):
     cel = "cel"
 
 
-ENGINE_HELP = "auto: CEL where a template has it, as Gatekeeper does (no CEL engine yet: Rego); rego; cel."
+ENGINE_HELP = "auto: CEL where a template has it, as Gatekeeper does, else Rego; rego: Rego only; cel: CEL only."
 
 
 class TestOutput(StrEnum):

@@ -1,0 +1,313 @@
+"""The CEL engine (`K8sNativeValidation`): Gatekeeper's variables, ValidatingAdmissionPolicy semantics for match
+conditions, validations, messages and errors under both failure policies, the Kubernetes library functions, and
+the engine choice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import admission_review, constraint, namespace, pod, template
+
+from gatekeeper_py import Client, TemplateError
+from gatekeeper_py.drivers.cel.presence import presence_as_cel_go
+from gatekeeper_py.enforcement import GATOR
+from gatekeeper_py.review import review_object
+
+
+def cel_template(kind: str, rego: str | None = None, schema: dict | None = None, **source: Any) -> dict[str, Any]:
+    """A template with a CEL source (and a Rego one when `rego` is given)."""
+    tmpl = template(kind, rego or "unused", schema=schema)
+    code = [{"engine": "K8sNativeValidation", "source": source}]
+    if rego:
+        code.append(tmpl["spec"]["targets"][0]["code"][0])
+    tmpl["spec"]["targets"][0]["code"] = code
+    return tmpl
+
+
+def messages(tmpl: dict[str, Any], obj: Any, parameters: dict | None = None, **review_options: Any) -> list[str]:
+    client = Client(enforcement_point=GATOR)
+    client.add_template(tmpl)
+    kind = tmpl["spec"]["crd"]["spec"]["names"]["kind"]
+    client.add_constraint(constraint(kind, "c", parameters=parameters))
+    return sorted(r.msg for r in client.review(obj, **review_options))
+
+
+LABELS_SCHEMA = {"type": "object", "properties": {"labels": {"type": "array", "items": {"type": "string"}}}}
+REQUIRED_LABELS = cel_template(
+    "K8sCelLabels",
+    schema=LABELS_SCHEMA,
+    variables=[
+        {
+            "name": "labels",
+            "expression": "has(variables.anyObject.metadata.labels) ? variables.anyObject.metadata.labels : {}",
+        },
+        {"name": "missing", "expression": "variables.params.labels.filter(l, !(l in variables.labels))"},
+    ],
+    validations=[
+        {
+            "expression": "size(variables.missing) == 0",
+            "messageExpression": '"missing labels: " + variables.missing.join(", ")',
+        }
+    ],
+)  # fmt: skip
+
+
+# --- variables ---
+
+
+def test_params_and_any_object_and_template_variables() -> None:
+    assert messages(REQUIRED_LABELS, pod("p", labels={"a": "1"}), {"labels": ["a", "b", "c"]}) == [
+        "missing labels: b, c"
+    ]
+    assert messages(REQUIRED_LABELS, pod("p", labels={"a": "1"}), {"labels": ["a"]}) == []
+
+
+def test_any_object_is_the_old_object_on_delete() -> None:
+    deleted = admission_review("DELETE", None, pod("p"))
+    assert messages(REQUIRED_LABELS, deleted, {"labels": ["x"]}) == ["missing labels: x"]
+
+
+def test_object_old_object_request_and_namespace_object_are_visible() -> None:
+    tmpl = cel_template(
+        "K8sCelInputs",
+        validations=[
+            {"expression": "object == null", "message": "object is set"},
+            {"expression": "oldObject == null", "message": "oldObject is set"},
+            {"expression": 'request.operation != "UPDATE"', "message": "an update by user"},
+            {"expression": "namespaceObject == null || !has(namespaceObject.metadata.labels)", "message": "ns"},
+        ],
+    )
+    update = admission_review("UPDATE", pod("p", "shop"), pod("p", "shop"))
+    client = Client()
+    client.add_template(tmpl)
+    client.add_constraint(constraint("K8sCelInputs", "c"))
+    found = sorted(r.msg for r in client.review(update, namespace=namespace("shop", {"team": "a"})))
+    assert found == ["an update by user", "ns", "object is set", "oldObject is set"]
+
+
+def test_params_is_only_visible_to_variables() -> None:
+    tmpl = cel_template("K8sCelRaw", validations=[{"expression": "params.spec.parameters == null"}])
+    with pytest.raises(
+        TemplateError, match=r"validations\[0\]\.expression: line 1, column 12: undeclared reference to 'params"
+    ):
+        Client().add_template(tmpl)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ({"variables": [{"name": "params", "expression": "1"}]}, '"params" is a reserved keyword'),
+        ({"variables": [{"name": "anyObject", "expression": "1"}]}, '"anyObject" is a reserved keyword'),
+        (
+            {"variables": [{"name": "gatekeeper_internal_x", "expression": "1"}]},
+            'cannot have "gatekeeper_internal_" as a prefix',
+        ),
+        (
+            {"matchCondition": [{"name": "gatekeeper_internal_m", "expression": "true"}]},
+            "invalid match condition: gatekeeper_internal_m is not a valid match condition; cannot have",
+        ),
+        ({"failurePolicy": "Sometimes"}, "invalid failure policy: unrecognized failure policy: Sometimes"),
+        ({"validations": [{"message": "no expression"}]}, r"validations\[0\]\.expression is required"),
+        (
+            {"validations": [{"expression": "object.spec.containers.all(c, c.name =="}]},
+            r"validations\[0\]\.expression: line 1, column 40: Syntax error: mismatched input '<EOF>'",
+        ),
+    ],
+)
+def test_bad_sources_name_the_field(source: dict[str, Any], reason: str) -> None:
+    source.setdefault("validations", [{"expression": "true"}])
+    with pytest.raises(TemplateError, match=reason) as caught:
+        Client().add_template(cel_template("K8sCelBad", **source))
+    assert caught.value.obj == "ConstraintTemplate/k8scelbad"
+    assert str(caught.value).startswith("ConstraintTemplate/k8scelbad: K8sNativeValidation source: ")
+
+
+# --- match conditions, validations, messages ---
+
+
+def test_a_false_match_condition_means_no_result() -> None:
+    tmpl = cel_template(
+        "K8sCelMatch",
+        matchCondition=[{"name": "only-web", "expression": 'object.metadata.name.startsWith("web")'}],
+        validations=[{"expression": "false", "message": "judged"}],
+    )
+    assert messages(tmpl, pod("web-1")) == ["judged"]
+    assert messages(tmpl, pod("db-1")) == []
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("Fail", 1), ("Ignore", 0)])
+def test_match_condition_errors_follow_the_failure_policy(policy: str, expected: int) -> None:
+    tmpl = cel_template(
+        "K8sCelMatchErr",
+        failurePolicy=policy,
+        matchCondition=[{"name": "broken", "expression": "object.spec.missing == 1"}],
+        validations=[{"expression": "false", "message": "judged"}],
+    )
+    found = messages(tmpl, pod("p"))
+    assert len(found) == expected
+    if expected:
+        assert found == ["expression 'object.spec.missing == 1' resulted in error: no such key: missing"]
+
+
+def test_several_match_condition_errors_are_aggregated_and_a_false_one_wins() -> None:
+    broken = [{"name": f"b{i}", "expression": f"object.spec.missing{i} == 1"} for i in (1, 2)]
+    tmpl = cel_template("K8sCelAgg", matchCondition=broken, validations=[{"expression": "false", "message": "m"}])
+    [found] = messages(tmpl, pod("p"))
+    assert found.startswith("[expression 'object.spec.missing1 == 1' resulted in error: no such key: missing1, ")
+    with_false = cel_template(
+        "K8sCelAgg2",
+        matchCondition=[*broken, {"name": "no", "expression": "false"}],
+        validations=[{"expression": "false"}],
+    )
+    assert messages(with_false, pod("p")) == []
+
+
+def test_each_failed_validation_is_one_result_with_its_message() -> None:
+    tmpl = cel_template(
+        "K8sCelMessages",
+        validations=[
+            {"expression": "true", "message": "never"},
+            {"expression": "false", "messageExpression": '"from expression " + object.metadata.name', "message": "m"},
+            {"expression": "false", "message": "  trimmed message  "},
+            {"expression": " 1 > 2 "},
+            {"expression": "false", "messageExpression": '""', "message": "empty message expression falls back"},
+            {"expression": "false", "messageExpression": '"two\\nlines"', "message": "multi-line falls back"},
+            {"expression": "false", "messageExpression": "object.nope", "message": "erroring falls back"},
+            {"expression": '"not a bool"', "message": "a non-true value fails"},
+        ],
+    )
+    assert messages(tmpl, pod("p")) == [
+        "a non-true value fails",
+        "empty message expression falls back",
+        "erroring falls back",
+        "failed expression: 1 > 2",
+        "from expression p",
+        "multi-line falls back",
+        "trimmed message",
+    ]
+
+
+X_ERROR = "expression 'object.spec.x > 1' resulted in error: no such key: x"
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("Fail", [X_ERROR, "second"]), ("Ignore", ["second"])])
+def test_validation_errors_follow_the_failure_policy(policy: str, expected: list[str]) -> None:
+    tmpl = cel_template(
+        "K8sCelErr",
+        failurePolicy=policy,
+        validations=[
+            {"expression": "object.spec.x > 1", "message": "first"},
+            {"expression": "false", "message": "second"},
+        ],
+    )
+    assert messages(tmpl, pod("p")) == expected
+
+
+def test_a_failing_variable_fails_the_expressions_that_use_it() -> None:
+    tmpl = cel_template(
+        "K8sCelVarErr",
+        variables=[{"name": "bad", "expression": "object.spec.nothing"}],
+        validations=[
+            {"expression": "variables.bad == 1", "message": "uses it"},
+            {"expression": "false", "message": "does not"},
+        ],
+    )
+    found = messages(tmpl, pod("p"))
+    assert found[0] == "does not"
+    assert (
+        found[1].startswith("expression 'variables.bad == 1' resulted in error: ")
+        and "no such key: nothing" in found[1]
+    )
+
+
+def test_cel_results_carry_no_details() -> None:
+    client = Client()
+    client.add_template(REQUIRED_LABELS)
+    client.add_constraint(constraint("K8sCelLabels", "c", parameters={"labels": ["x"]}))
+    [result] = client.review(review_object(pod("p"))).results
+    assert result.details is None and "metadata" not in result.to_dict()
+
+
+# --- engines ---
+
+BOTH = cel_template(
+    "K8sBoth",
+    rego='package both\nviolation contains {"msg": "from rego"} if { true }',
+    validations=[{"expression": "false", "message": "from cel"}],
+)
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"), [("auto", ["from cel"]), ("cel", ["from cel"]), ("rego", ["from rego"])]
+)
+def test_auto_prefers_cel_as_gatekeeper_does(engine: str, expected: list[str]) -> None:
+    client = Client(engine=engine)
+    client.add_template(BOTH)
+    client.add_constraint(constraint("K8sBoth", "c"))
+    assert [r.msg for r in client.review(pod("p"))] == expected
+
+
+# --- the Kubernetes library and has() ---
+
+
+LIBRARY_EXPRESSIONS = [
+    "[1, 2, 3].isSorted() && ![3, 1].isSorted()",
+    "[1, 2, 3].sum() == 6 && [2, 9, 1].min() == 1 && [2.5, 1.0].max() == 2.5",
+    '["a", "b", "a"].indexOf("a") == 0 && ["a", "b", "a"].lastIndexOf("a") == 2 && [1].indexOf(5) == -1',
+    '"a1b22".find("[0-9]+") == "1" && "a1b22".findAll("[0-9]+") == ["1", "22"]',
+    '"a1b22c333".findAll("[0-9]+", 2) == ["1", "22"] && "abc".find("[0-9]") == ""',
+    'quantity("1Gi").isGreaterThan(quantity("512Mi")) && quantity("500m").isLessThan(quantity("1"))',
+    'quantity("2k").asInteger() == 2000 && !quantity("1.5").isInteger()',
+    'quantity("1e3").compareTo(quantity("1k")) == 0 && quantity("100Mi").sub(1).sign() == 1',
+    'isQuantity("10Mi") && !isQuantity("10 Mi")',
+    'quantity("1Gi").add(quantity("1Gi")).asInteger() == 2147483648',
+    '"ABC".lowerAscii() == "abc" && "abc".upperAscii() == "ABC" && "a,b".split(",") == ["a", "b"]',
+    '["a", "b"].join("-") == "a-b" && " x ".trim() == "x" && "hello".substring(1, 3) == "el"',
+    '"hello".indexOf("l") == 2 && "hello".lastIndexOf("l") == 3 && "aXa".replace("a", "b") == "bXb"',
+    '"%s has %d".format(["pod", 2]) == "pod has 2"',
+    "has(object.metadata.labels) && !has(object.metadata.annotations)",
+    "!has(object.spec.securityContext.runAsUser)",
+]
+
+
+@pytest.mark.parametrize("expression", LIBRARY_EXPRESSIONS)
+def test_kubernetes_library_functions(expression: str) -> None:
+    tmpl = cel_template("K8sCelLib", validations=[{"expression": expression, "message": "false"}])
+    assert messages(tmpl, pod("p", labels={"a": "b"})) == []
+    negated = cel_template("K8sCelLib", validations=[{"expression": f"!({expression})", "message": "false"}])
+    assert messages(negated, pod("p", labels={"a": "b"})) == ["false"]
+
+
+def test_has_of_a_missing_or_null_link_is_false_as_in_cel_go() -> None:
+    spelt = presence_as_cel_go('has(a.b.c) || "has(a.b.c)" == x.has(y.z.w)')
+    assert spelt == '(has(a.b) && a.b != null && has(a.b.c)) || "has(a.b.c)" == x.has(y.z.w)'
+    tmpl = cel_template(
+        "K8sCelHas",
+        variables=[{"name": "exempt", "expression": "has(variables.params.exempt) ? variables.params.exempt : []"}],
+        validations=[{"expression": "size(variables.exempt) == 0", "message": "has exemptions"}],
+    )
+    assert messages(tmpl, pod("p")) == []  # no parameters at all: variables.params is null
+
+
+def test_compile_errors_point_into_the_expression_as_written() -> None:
+    # has() chains are spelt out before compiling; the reported column is still the one the author wrote.
+    tmpl = cel_template("K8sCelPos", validations=[{"expression": "has(object.a.b) && object.spec.x =="}])
+    with pytest.raises(TemplateError, match=r"validations\[0\]\.expression: line 1, column 36: Syntax error"):
+        Client().add_template(tmpl)
+
+
+def test_engine_flag_on_the_command_line(tmp_path: Any) -> None:
+    import yaml
+    from conftest import run_cli
+
+    rego_only = template("K8sRegoOnly", 'package r\nviolation contains {"msg": "m"} if { true }')
+    path = tmp_path / "in.yaml"
+    pods_only = {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}
+    path.write_text(yaml.safe_dump_all([BOTH, rego_only, constraint("K8sBoth", "c", match=pods_only), pod("p")]))
+    auto = run_cli("test", "-f", str(path))
+    assert (auto.returncode, auto.stdout) == (1, 'v1/Pod default/p: ["c"] Message: "from cel"\n')
+    cel_only = run_cli("test", "-f", str(path), "--engine", "cel")
+    assert cel_only.returncode == 2
+    assert "ConstraintTemplate/k8sregoonly: no language driver is installed" in cel_only.stderr
+    assert run_cli("test", "-f", str(path), "--engine", "rego").stdout.endswith('Message: "from rego"\n')
