@@ -19,8 +19,10 @@ PROFILES = ("baseline", "restricted")
 PROFILE_SAMPLES = sorted(p for profile in PROFILES for p in (PSS / profile / "samples").glob("*.yaml"))
 
 
-def test_verify_over_the_whole_catalogue_passes() -> None:
-    run = run_cli("verify", "library/...", "-o", "json")
+@pytest.mark.parametrize("engine", ["auto", "rego"])
+def test_verify_over_the_whole_catalogue_passes(engine: str) -> None:
+    """`auto` runs the CEL source of every template that has one, `rego` the Rego source of every template."""
+    run = run_cli("verify", "library/...", "-o", "json", "--engine", engine)
     report = json.loads(run.stdout)
     problems = [
         (suite["path"], test["name"], case["name"], case["error"] or test["error"])
@@ -47,10 +49,11 @@ def _expected(sample: Path, profile: str) -> set[str]:
     return set() if names == "none" else {n.strip() for n in names.split(",")}
 
 
+@pytest.mark.parametrize("engine", ["auto", "rego"])
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("sample", PROFILE_SAMPLES, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
-def test_profile_folder_enforces_exactly_the_controls_a_sample_names(sample: Path, profile: str) -> None:
-    run = run_test([str(PSS / profile), str(sample)], "rego")
+def test_profile_folder_enforces_exactly_the_controls_a_sample_names(sample: Path, profile: str, engine: str) -> None:
+    run = run_test([str(PSS / profile), str(sample)], engine)
     assert run.errors == []
     prefix = f"pss-{profile}-"
     tripped = {r.constraint.name.removeprefix(prefix) for _, r in run.results}
@@ -73,10 +76,18 @@ def test_profile_folder_holds_one_deny_constraint_per_template(profile: str) -> 
     assert {c["spec"].get("enforcementAction", "deny") for c in constraints} == {"deny"}
 
 
-def test_restricted_profile_admits_the_documented_restricted_pod() -> None:
+@pytest.mark.parametrize("engine", ["auto", "rego"])
+def test_restricted_profile_admits_the_documented_restricted_pod(engine: str) -> None:
     sample = PSS / "restricted" / "samples" / "allowed-documented-restricted-pod.yaml"
-    run = run_test([str(PSS / "restricted"), str(sample)], "rego")
+    run = run_test([str(PSS / "restricted"), str(sample)], engine)
     assert (run.errors, run.results) == ([], [])
+
+
+def test_pss_templates_carry_both_engines() -> None:
+    entries, _ = read_catalogue(PSS)
+    assert entries and all(set(e.engines) == {"cel", "rego"} for e in entries), [
+        e.name for e in entries if set(e.engines) != {"cel", "rego"}
+    ]
 
 
 def test_every_pss_suite_has_allowed_and_disallowed_cases() -> None:

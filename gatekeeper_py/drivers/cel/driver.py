@@ -45,7 +45,8 @@ class _EvalError(Exception):
 def _environment(with_params: bool) -> cel.Env:
     names = (*_INPUTS, "params") if with_params else _INPUTS
     return cel.NewEnv(
-        variables=dict.fromkeys(names, cel.Type.DYN), extensions=[ext_strings.ExtStrings(), kubernetes_library()]
+        variables=dict.fromkeys(names, cel.Type.DYN),
+        extensions=[ext_strings.ExtStrings(version=2), kubernetes_library()],
     )
 
 
