@@ -204,7 +204,7 @@ def test_validation_errors_follow_the_failure_policy(policy: str, expected: list
     assert messages(tmpl, pod("p")) == expected
 
 
-def test_a_failing_variable_fails_the_expressions_that_use_it() -> None:
+def test_a_failing_variable_fails_the_expressions_that_read_it() -> None:
     tmpl = cel_template(
         "K8sCelVarErr",
         variables=[{"name": "bad", "expression": "object.spec.nothing"}],
@@ -267,7 +267,7 @@ LIBRARY_EXPRESSIONS = [
     '"hello".indexOf("l") == 2 && "hello".lastIndexOf("l") == 3 && "aXa".replace("a", "b") == "bXb"',
     '"%s has %d".format(["pod", 2]) == "pod has 2"',
     "has(object.metadata.labels) && !has(object.metadata.annotations)",
-    "!has(object.spec.securityContext.runAsUser)",
+    "!(has(object.spec.securityContext) && has(object.spec.securityContext.runAsUser))",
 ]
 
 
@@ -279,15 +279,41 @@ def test_kubernetes_library_functions(expression: str) -> None:
     assert messages(negated, pod("p", labels={"a": "b"})) == ["false"]
 
 
-def test_has_of_a_missing_or_null_link_is_false_as_in_cel_go() -> None:
-    spelt = presence_as_cel_go('has(a.b.c) || "has(a.b.c)" == x.has(y.z.w)')
-    assert spelt == '(has(a.b) && a.b != null && has(a.b.c)) || "has(a.b.c)" == x.has(y.z.w)'
+def test_has_reads_like_cel_go() -> None:
+    spelt = presence_as_cel_go('has(a.b.c) || "has(a.b.c)" == x.has(y.z.w) || has(o.f)')
+    assert spelt == '(type(a.b) == map && has(a.b.c)) || "has(a.b.c)" == x.has(y.z.w) || (type(o) == map && has(o.f))'
+    # On null (no parameters: variables.params is null) a presence test is false...
     tmpl = cel_template(
         "K8sCelHas",
         variables=[{"name": "exempt", "expression": "has(variables.params.exempt) ? variables.params.exempt : []"}],
         validations=[{"expression": "size(variables.exempt) == 0", "message": "has exemptions"}],
     )
-    assert messages(tmpl, pod("p")) == []  # no parameters at all: variables.params is null
+    assert messages(tmpl, pod("p")) == []
+    # ... and a missing link before the last one is an error, as in cel-go.
+    missing = cel_template("K8sCelHasMissing", validations=[{"expression": "!has(object.spec.nothing.here)"}])
+    assert messages(missing, pod("p")) == [
+        "expression '!has(object.spec.nothing.here)' resulted in error: no such key: nothing"
+    ]
+
+
+def test_variables_are_lazy_a_failing_one_matters_only_where_read() -> None:
+    tmpl = cel_template(
+        "K8sCelLazy",
+        variables=[
+            {"name": "broken", "expression": "object.spec.nothing"},
+            {"name": "safe", "expression": "has(object.spec.nothing) ? variables.broken : 0"},
+        ],
+        validations=[
+            {"expression": "variables.safe == 0", "message": "never"},
+            {"expression": "true || variables.broken == 1", "message": "short-circuited"},
+            {"expression": "variables.broken == 1", "message": "reads it"},
+        ],
+    )
+    [found] = messages(tmpl, pod("p"))
+    assert found == (
+        "expression 'variables.broken == 1' resulted in error: "
+        "expression 'object.spec.nothing' resulted in error: no such key: nothing"
+    )
 
 
 def test_compile_errors_point_into_the_expression_as_written() -> None:

@@ -168,6 +168,67 @@ def expand_command(
     print(f"Writing output to file: {outputfile}", file=sys.stderr)
 
 
+class AuditOutput(StrEnum):
+    table = "table"
+    json = "json"
+    policyreport = "policyreport"
+
+
+@app.command("audit")
+def audit_command(
+    filename: Annotated[list[str] | None, typer.Option("--filename", "-f", help=FILENAME_HELP)] = None,
+    cluster: Annotated[
+        bool, typer.Option("--cluster", help="Audit a live cluster (kubeconfig, or in-cluster config).")
+    ] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")] = None,
+    output: Annotated[AuditOutput, typer.Option("--output", "-o", help="Output format.")] = AuditOutput.table,
+    limit: Annotated[
+        int, typer.Option("--constraint-violations-limit", help="Violations listed per constraint (Gatekeeper: 20).")
+    ] = 20,
+    workers: Annotated[int, typer.Option("--workers", help="Review in this many processes.", min=1)] = 1,
+    engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
+) -> None:
+    """Audit objects as Gatekeeper's audit does: per constraint, the total violations and the first N.
+
+    Objects and policies come from -f paths, or from a cluster with --cluster (policies too, unless -f gives
+    them). Exit 1 when a deny violation exists, 2 on bad input, 0 otherwise.
+    """
+    from ..errors import GatekeeperPyError
+    from ..loader import load_all
+    from .audit_cmd import audits_of, render_json, render_policy_reports, run_audit, table_lines
+    from .gator_test import TestRun, exit_code
+    from .output import error_line
+    from .terminal import progress, write_lines
+
+    run = TestRun()
+    docs, load_errors = load_all(filename) if filename else ([], [])
+    for error in load_errors:
+        run.fail(error)
+    if cluster:
+        from ..cluster import Cluster, cluster_documents
+
+        try:
+            docs = cluster_documents(Cluster(kubeconfig, context), docs if filename else None)
+        except GatekeeperPyError as exc:
+            error_line(str(exc))
+            raise typer.Exit(2) from None
+    elif not filename:
+        error_line("nothing to audit: give -f PATH or --cluster")
+        raise typer.Exit(2)
+    with ExitStack() as stack:
+        with_bar = lambda total: stack.enter_context(progress(total, "auditing"))  # noqa: E731
+        run = run_audit(docs, engine.value, workers, with_bar if output == AuditOutput.table else None, run=run)
+    audits = audits_of(run, limit)
+    if output == AuditOutput.json:
+        sys.stdout.write(render_json(audits))
+    elif output == AuditOutput.policyreport:
+        sys.stdout.write(render_policy_reports(run))
+    else:
+        write_lines(table_lines(audits))
+    raise typer.Exit(exit_code(run))
+
+
 rego_app = typer.Typer(help="Rego tools.", no_args_is_help=True)
 app.add_typer(rego_app, name="rego")
 

@@ -15,6 +15,7 @@ from ..client import Client
 from ..enforcement import DENY, DRYRUN, GATOR, WARN
 from ..errors import GatekeeperPyError
 from ..loader import Document, load_all, meta_string, object_id
+from ..model import Constraint
 from ..results import Result
 from ..review import group_version_kind, review_object
 from .gator_expand import warn_mutators
@@ -33,10 +34,14 @@ class TestRun:
     results: list[tuple[Document, Result]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     reviewed: list[Document] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    quiet: bool = False
+    """Collect errors without printing them (a worker process whose parent reports them once)."""
 
     def fail(self, exc: GatekeeperPyError | str) -> None:
         self.errors.append(str(exc))
-        error_line(str(exc))
+        if not self.quiet:
+            error_line(str(exc))
 
 
 def warn_duplicates(objects: list[Document]) -> None:
@@ -64,25 +69,44 @@ def namespace_for(obj: dict[str, Any], namespaces: dict[str, dict[str, Any]]) ->
 
 
 def run_test(
-    paths: list[str], engine: str = "auto", progress: Callable[[int], Callable[[], None]] | None = None
+    paths: list[str],
+    engine: str = "auto",
+    progress: Callable[[int], Callable[[], None]] | None = None,
+    enforcement_point: str = GATOR,
 ) -> TestRun:
     """Load, add and review everything under `paths`. `progress(total)` gives the function called after each
     object is reviewed."""
-    run = TestRun()
     docs, load_errors = load_all(paths)
+    run = TestRun()
     for error in load_errors:
         run.fail(error)
+    return review_documents(docs, engine, progress, enforcement_point, run=run)
+
+
+def review_documents(
+    docs: list[Document],
+    engine: str = "auto",
+    progress: Callable[[int], Callable[[], None]] | None = None,
+    enforcement_point: str = GATOR,
+    only: range | None = None,
+    run: TestRun | None = None,
+) -> TestRun:
+    """gator's pipeline over documents: templates, constraints, every object into the inventory, then every
+    object (or those whose position among the objects is in `only`) reviewed."""
+    run = run if run is not None else TestRun()
     objects = []
     for doc in docs:
         if isinstance(doc.obj, dict) and doc.obj.get("kind"):
             objects.append(doc)
         else:
             run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
-    warn_duplicates(objects)
-    warn_mutators([doc.obj for doc in objects])
-    client = Client(enforcement_point=GATOR, engine=engine)
+    if only is None:
+        warn_duplicates(objects)
+        warn_mutators([doc.obj for doc in objects])
+    client = Client(enforcement_point=enforcement_point, engine=engine)
     for error in client.add_policies(objects):
         run.fail(error)
+    run.constraints = client.constraints
     namespaces = {}
     for doc in objects:
         try:
@@ -91,8 +115,9 @@ def run_test(
             run.fail(f"{doc.source}: {exc}")
         if group_version_kind(doc.obj)["group"] == "" and doc.obj.get("kind") == "Namespace":
             namespaces[meta_string(doc.obj, "name")] = doc.obj
-    advance = progress(len(objects)) if progress else lambda: None
-    for doc in objects:
+    selected = [objects[i] for i in only] if only is not None else objects
+    advance = progress(len(selected)) if progress else lambda: None
+    for doc in selected:
         try:
             review = review_object(doc.obj, namespace=namespace_for(doc.obj, namespaces))
             responses = client.review(review, namespace_in_input=False)
@@ -103,9 +128,13 @@ def run_test(
             advance()
         run.reviewed.append(doc)
         run.results += [(doc, result) for result in responses]
-    # gator sorts the results of all objects together, by action and then message.
-    run.results.sort(key=lambda pair: (pair[1].enforcement_action, pair[1].msg))
+    sort_gator_results(run.results)
     return run
+
+
+def sort_gator_results(results: list[tuple[Document, Result]]) -> None:
+    """gator sorts the results of all objects together, by action and then message."""
+    results.sort(key=lambda pair: (pair[1].enforcement_action, pair[1].msg))
 
 
 def _object_label(obj: dict[str, Any]) -> str:

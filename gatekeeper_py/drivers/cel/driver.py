@@ -192,8 +192,8 @@ class CelDriver:
         return messages
 
     def _variables(self, program: _Program, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """The variables' values in order; a variable that fails is left out and its error kept for the
-        expressions that use it."""
+        """The variables' values in order. A variable that fails is left out and its error kept: as Kubernetes
+        evaluates variables lazily, only an expression that actually reads it fails, with its error."""
         values: dict[str, Any] = {}
         broken: dict[str, str] = {}
         for name, compiled in program.variables:
@@ -205,10 +205,20 @@ class CelDriver:
 
     @staticmethod
     def _run(compiled: _Compiled, data: dict[str, Any], broken: dict[str, str]) -> Any:
-        for name in _VARIABLE_USE.findall(compiled.expression):
-            if name in broken:
-                raise _EvalError(f"expression '{compiled.expression}' resulted in error: {broken[name]}")
-        return compiled.evaluate(data)
+        try:
+            return compiled.evaluate(data)
+        except _EvalError as exc:
+            # A read of a left-out variable shows up as a missing key: report the variable's own error.
+            missing = re.search(r"no such key: ([A-Za-z_][A-Za-z0-9_]*)$", str(exc))
+            if (
+                missing
+                and missing.group(1) in broken
+                and missing.group(1) in _VARIABLE_USE.findall(compiled.expression)
+            ):
+                raise _EvalError(
+                    f"expression '{compiled.expression}' resulted in error: {broken[missing.group(1)]}"
+                ) from None
+            raise
 
     def _message(
         self, validation: Validation, message_expression: _Compiled | None, data: dict[str, Any], broken: dict[str, str]

@@ -1,40 +1,34 @@
 """`has()` as Kubernetes' CEL (cel-go) evaluates it on JSON objects.
 
-cel-go answers `has(a.b.c)` with false when `a.b` itself is missing or null; cel-cpp, following the CEL
-specification, reports an error instead. Gatekeeper's templates rely on cel-go's reading (for example
-`has(object.spec.securityContext.seccompProfile)` on a Pod without a securityContext), so before compiling,
-each `has()` of a dotted chain is spelt out link by link: `has(a.b.c)` becomes
-`(has(a.b) && a.b != null && has(a.b.c))`.
-String literals are left untouched.
+A presence test on something that is not a map (null, a string, a number) is false in cel-go, while cel-cpp,
+following the CEL specification, reports an error. Gatekeeper's templates rely on cel-go's reading (for
+example `has(variables.params.exemptImages)` when the constraint has no parameters, so `variables.params` is
+null). So before compiling, each `has(e.f)` whose `e` is a dotted name is written `(type(e) == map && has(e.f))`.
+A missing key along `e` stays an error, as in cel-go. String literals are left untouched.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 
 _STRING = re.compile(
     r"""[rR]?(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""",
     re.DOTALL,
 )
-_HAS_CHAIN = re.compile(r"(?<![\w.])has\(\s*([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*){2,})\s*\)")
+_HAS = re.compile(r"(?<![\w.])has\(\s*([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)\s*\.\s*([A-Za-z_]\w*)\s*\)")
 
 
-def _spell_out(found: re.Match[str]) -> str:
-    parts = [part.strip() for part in found.group(1).split(".")]
-    links = [".".join(parts[: i + 1]) for i in range(1, len(parts))]
-    tests = [f"has({links[0]})"]
-    for before, link in itertools.pairwise(links):
-        tests += [f"{before} != null", f"has({link})"]
-    return "(" + " && ".join(tests) + ")"
+def _guarded(found: re.Match[str]) -> str:
+    holder = ".".join(part.strip() for part in found.group(1).split("."))
+    return f"(type({holder}) == map && has({holder}.{found.group(2)}))"
 
 
 def presence_as_cel_go(expression: str) -> str:
-    """The expression with every `has()` of a dotted chain of three or more names spelt out link by link."""
+    """The expression with every `has(e.f)` of a dotted `e` guarded by `type(e) == map`."""
     out, pos = [], 0
     for literal in _STRING.finditer(expression):
-        out.append(_HAS_CHAIN.sub(_spell_out, expression[pos : literal.start()]))
+        out.append(_HAS.sub(_guarded, expression[pos : literal.start()]))
         out.append(literal.group(0))
         pos = literal.end()
-    out.append(_HAS_CHAIN.sub(_spell_out, expression[pos:]))
+    out.append(_HAS.sub(_guarded, expression[pos:]))
     return "".join(out)

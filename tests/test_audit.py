@@ -1,0 +1,263 @@
+"""`gatekeeper-py audit`: Gatekeeper's per-constraint report from files (the same violations as `test`), its
+limit, order and truncation, JSON and PolicyReport output, worker processes, and a live cluster served by a fake
+API server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import yaml
+from conftest import constraint, pod, run_cli, template
+
+from gatekeeper_py.audit import AuditViolation, summarize, truncate_message
+from gatekeeper_py.cli.audit_cmd import run_audit
+from gatekeeper_py.loader import load_all
+
+NAME_REGO = """package names
+violation contains {"msg": sprintf("%v %v has no owner label", [input.review.kind.kind, name])} if {
+  name := input.review.object.metadata.name
+  not input.review.object.metadata.labels.owner
+}
+"""
+PODS_ONLY = {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}
+
+
+def write_policies(tmp_path: Path, **match: Any) -> Path:
+    path = tmp_path / "policies.yaml"
+    path.write_text(
+        yaml.safe_dump_all(
+            [
+                template("K8sOwner", NAME_REGO),
+                constraint("K8sOwner", "owner", match=match or PODS_ONLY),
+                constraint("K8sOwner", "owner-warn", match=match or PODS_ONLY, action="warn"),
+            ]
+        )
+    )
+    return path
+
+
+def write_pods(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "pods.yaml"
+    path.write_text(yaml.safe_dump_all([pod(f"p{i:02d}", "ns" if i % 2 else "default") for i in range(count)]))
+    return path
+
+
+def test_audit_from_files_gives_the_same_violations_as_test(tmp_path: Path) -> None:
+    files = ["-f", str(write_policies(tmp_path)), "-f", str(write_pods(tmp_path, 5))]
+    tested = json.loads(run_cli("test", *files, "-o", "json").stdout)
+    audited = run_cli("audit", *files, "-o", "json")
+    assert audited.returncode == 1
+    report = {c["name"]: c for c in json.loads(audited.stdout)["constraints"]}
+    assert report["owner"]["totalViolations"] == report["owner-warn"]["totalViolations"] == 5
+    from_test = sorted((r["constraint"]["metadata"]["name"], r["msg"]) for r in tested)
+    from_audit = sorted((name, v["message"]) for name, c in report.items() for v in c["violations"])
+    assert from_audit == from_test
+
+
+def test_limit_keeps_the_smallest_and_lists_them_largest_first(tmp_path: Path) -> None:
+    files = ["-f", str(write_policies(tmp_path)), "-f", str(write_pods(tmp_path, 7))]
+    run = run_cli("audit", *files, "-o", "json", "--constraint-violations-limit", "3")
+    [owner] = [c for c in json.loads(run.stdout)["constraints"] if c["name"] == "owner"]
+    assert owner["totalViolations"] == 7
+    # smallest by (group, version, kind, namespace, name, ...): namespace "default" sorts before "ns"
+    assert [(v["namespace"], v["name"]) for v in owner["violations"]] == [
+        ("default", "p04"),
+        ("default", "p02"),
+        ("default", "p00"),
+    ]
+    assert owner["violations"][0] == {
+        "group": "",
+        "version": "v1",
+        "kind": "Pod",
+        "name": "p04",
+        "namespace": "default",
+        "message": "Pod p04 has no owner label",
+        "enforcementAction": "deny",
+    }
+
+
+def test_messages_are_cut_to_256_bytes_as_gatekeeper_does() -> None:
+    assert truncate_message("x" * 256) == "x" * 256
+    assert truncate_message("x" * 300) == "x" * 253 + "..."
+    assert truncate_message("é" * 200).endswith("...") and len(truncate_message("é" * 200).encode()) <= 256 + 3
+
+
+def test_summarize_counts_every_action_and_keeps_constraints_without_violations() -> None:
+    from gatekeeper_py import Client
+
+    client = Client()
+    client.add_template(template("K8sOwner", NAME_REGO))
+    client.add_constraint(constraint("K8sOwner", "quiet", match={"namespaces": ["nowhere"]}))
+    client.add_constraint(constraint("K8sOwner", "dry", action="dryrun"))
+    results = [(p, r) for p in (pod("a"), pod("b")) for r in client.review(p)]
+    audits = {a.constraint.name: a for a in summarize(client.constraints, results, limit=1)}
+    assert (audits["quiet"].total, audits["quiet"].violations) == (0, [])
+    assert audits["dry"].total == 2
+    assert audits["dry"].violations == [
+        AuditViolation("", "v1", "Pod", "default", "a", "Pod a has no owner label", "dryrun")
+    ]
+
+
+def test_policy_reports_per_namespace(tmp_path: Path) -> None:
+    files = ["-f", str(write_policies(tmp_path)), "-f", str(write_pods(tmp_path, 3))]
+    run = run_cli("audit", *files, "-o", "policyreport")
+    reports = list(yaml.safe_load_all(run.stdout))
+    assert [(r["kind"], r["metadata"].get("namespace")) for r in reports] == [
+        ("PolicyReport", "default"),
+        ("PolicyReport", "ns"),
+    ]
+    default = reports[0]
+    assert default["apiVersion"] == "wgpolicyk8s.io/v1alpha2"
+    assert default["summary"] == {"pass": 0, "fail": 2, "warn": 2, "error": 0, "skip": 0}
+    entry = next(r for r in default["results"] if r["result"] == "fail")
+    assert entry["policy"] == "K8sOwner" and entry["rule"] == "owner" and entry["source"] == "gatekeeper-py"
+    assert entry["resources"][0] | {"name": "x"} == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "namespace": "default",
+        "name": "x",
+    }
+
+
+def test_table_output_and_exit_codes(tmp_path: Path) -> None:
+    run = run_cli("audit", "-f", str(write_policies(tmp_path)), "-f", str(write_pods(tmp_path, 1)))
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        "K8sOwner/owner  deny  violations: 1",
+        "  v1 Pod default/p00: Pod p00 has no owner label",
+        "K8sOwner/owner-warn  warn  violations: 1",
+        "  v1 Pod default/p00: Pod p00 has no owner label",
+    ]
+    assert run_cli("audit").returncode == 2
+
+
+def test_workers_give_the_results_of_one_process(tmp_path: Path) -> None:
+    docs, errors = load_all([write_policies(tmp_path), write_pods(tmp_path, 9)])
+    assert errors == []
+    one = run_audit(docs, "rego", workers=1)
+    three = run_audit(docs, "rego", workers=3)
+    assert [(d.obj["metadata"]["name"], r.constraint.name, r.msg) for d, r in three.results] == [
+        (d.obj["metadata"]["name"], r.constraint.name, r.msg) for d, r in one.results
+    ]
+    assert len(one.results) == 18
+
+
+# --- a live cluster: a fake API server on loopback serving recorded list responses ---
+
+
+def _api_responses() -> dict[str, Any]:
+    """What a small cluster's API server answers: discovery, and lists (the Pod list in two pages)."""
+    resource = {"verbs": ["get", "list", "watch"]}
+    pods = [pod(f"c{i}", "shop") for i in range(3)]
+    for p in pods:
+        del p["apiVersion"], p["kind"]  # list items come without them
+    tmpl = template("K8sOwner", NAME_REGO)
+    cons = constraint("K8sOwner", "owner", match=PODS_ONLY)
+    return {
+        "/api": {"versions": ["v1"]},
+        "/apis": {
+            "groups": [
+                {"name": "templates.gatekeeper.sh", "preferredVersion": {"version": "v1"}},
+                {"name": "constraints.gatekeeper.sh", "preferredVersion": {"version": "v1beta1"}},
+                {"name": "apps", "preferredVersion": {"version": "v1"}},
+            ]
+        },
+        "/api/v1": {
+            "resources": [
+                {"name": "pods", "kind": "Pod", "namespaced": True, **resource},
+                {"name": "pods/log", "kind": "Pod", "namespaced": True, "verbs": ["get"]},
+                {"name": "namespaces", "kind": "Namespace", "namespaced": False, **resource},
+                {"name": "configmaps", "kind": "ConfigMap", "namespaced": True, **resource},
+            ]
+        },
+        "/apis/templates.gatekeeper.sh/v1": {
+            "resources": [
+                {"name": "constrainttemplates", "kind": "ConstraintTemplate", "namespaced": False, **resource}
+            ]
+        },
+        "/apis/constraints.gatekeeper.sh/v1beta1": {
+            "resources": [{"name": "k8sowner", "kind": "K8sOwner", "namespaced": False, **resource}]
+        },
+        "/apis/apps/v1": {"resources": [{"name": "deployments", "kind": "Deployment", "namespaced": True, **resource}]},
+        "/apis/templates.gatekeeper.sh/v1/constrainttemplates": {"items": [tmpl], "metadata": {}},
+        "/apis/constraints.gatekeeper.sh/v1beta1/k8sowner": {"items": [cons], "metadata": {}},
+        "/api/v1/namespaces": {"items": [{"metadata": {"name": "shop"}}], "metadata": {}},
+        "/api/v1/pods": {"items": pods[:2], "metadata": {"continue": "page-2"}},
+        "/api/v1/pods?continue=page-2": {"items": pods[2:], "metadata": {}},
+        "/api/v1/configmaps": {"items": [{"metadata": {"name": "never-listed", "namespace": "shop"}}], "metadata": {}},
+    }
+
+
+@pytest.fixture
+def fake_cluster(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+    responses = _api_responses()
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            requests.append(self.path)
+            key = url.path + (f"?continue={query['continue'][0]}" if "continue" in query else "")
+            body = responses.get(key)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body if body is not None else {"kind": "Status", "code": 404}).encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+                "users": [{"name": "me", "user": {"token": "t"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "me"}}],
+                "current-context": "fake",
+            }
+        )
+    )
+    yield kubeconfig, requests
+    server.shutdown()
+
+
+def test_live_cluster_audit_lists_matched_kinds_in_pages(fake_cluster: tuple[Path, list[str]]) -> None:
+    kubeconfig, requests = fake_cluster
+    run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig), "-o", "json")
+    assert run.returncode == 1, run.stderr
+    [owner] = json.loads(run.stdout)["constraints"]
+    assert owner["totalViolations"] == 3
+    assert sorted(v["name"] for v in owner["violations"]) == ["c0", "c1", "c2"]
+    assert "/api/v1/pods?limit=500" in requests and "/api/v1/pods?limit=500&continue=page-2" in requests
+    assert not any(r.startswith("/api/v1/configmaps") for r in requests)  # no constraint matches ConfigMaps
+
+
+def test_live_cluster_with_policies_from_files(fake_cluster: tuple[Path, list[str]], tmp_path: Path) -> None:
+    kubeconfig, requests = fake_cluster
+    policies = write_policies(tmp_path)
+    run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig), "-f", str(policies), "-o", "json")
+    names = {c["name"]: c["totalViolations"] for c in json.loads(run.stdout)["constraints"]}
+    assert names == {"owner": 3, "owner-warn": 3}
+    assert not any("constrainttemplates" in r for r in requests)
+
+
+def test_unreachable_cluster_is_one_clear_error(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig))
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"error: {kubeconfig}: cannot load the cluster configuration")
