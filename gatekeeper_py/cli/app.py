@@ -229,6 +229,59 @@ def audit_command(
     raise typer.Exit(exit_code(run))
 
 
+@app.command("serve")
+def serve_command(
+    filename: Annotated[list[str], typer.Option("--filename", "-f", help=FILENAME_HELP + " Reloaded on change.")],
+    cert_file: Annotated[str | None, typer.Option("--cert-file", help="TLS certificate (PEM).")] = None,
+    key_file: Annotated[str | None, typer.Option("--key-file", help="TLS private key (PEM).")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Serve plain HTTP (local tests only).")] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8443,
+    workers: Annotated[int, typer.Option("--workers", help="Engine worker processes.", min=1)] = 2,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds one review may take.")] = 3.0,
+    fail_open: Annotated[
+        bool,
+        typer.Option(
+            "--fail-open/--fail-closed",
+            help="Admit (with a warning) or refuse a request the engine could not judge (Gatekeeper: Ignore).",
+        ),
+    ] = True,
+    exempt_namespace: Annotated[
+        list[str] | None, typer.Option("--exempt-namespace", help="Admit requests in these namespaces (globs).")
+    ] = None,
+    reload_interval: Annotated[float, typer.Option("--reload-interval", help="Seconds between checks.")] = 2.0,
+    engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
+) -> None:
+    """Run the validating admission webhook: POST /v1/admit, GET /healthz, /readyz, /metrics.
+
+    HTTPS with --cert-file and --key-file; plain HTTP only with --insecure. Exit 2 on bad usage.
+    """
+    from .output import error_line
+
+    if not insecure and not (cert_file and key_file):
+        error_line("serve needs --cert-file and --key-file (or --insecure for plain HTTP in local tests)")
+        raise typer.Exit(2)
+    import logging
+
+    import uvicorn
+
+    from ..server.app import ServerConfig, create_app
+    from ..server.policies import PolicySource
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = ServerConfig(
+        source=PolicySource(filename),
+        engine=engine.value,
+        workers=workers,
+        timeout=timeout,
+        fail_open=fail_open,
+        exempt_namespaces=tuple(exempt_namespace or ()),
+        reload_interval=reload_interval,
+    )
+    tls = {} if insecure else {"ssl_certfile": cert_file, "ssl_keyfile": key_file}
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=5, **tls)
+
+
 rego_app = typer.Typer(help="Rego tools.", no_args_is_help=True)
 app.add_typer(rego_app, name="rego")
 

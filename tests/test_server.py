@@ -1,0 +1,268 @@
+"""`gatekeeper-py serve` as a cluster talks to it: the real server over HTTPS on 127.0.0.1, real AdmissionReview
+JSON over an HTTP client; worker deaths and deadlines answered by the failure policy; reloads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+import yaml
+from conftest import REPO, admission_review, constraint, exec_review, pod, template
+
+LABEL_REGO = """package owner
+violation contains {"msg": sprintf("%v has no owner label", [input.review.object.metadata.name])} if {
+  not input.review.object.metadata.labels.owner
+}
+"""
+SLOW_REGO = """package slow
+violation contains {"msg": "counted"} if {
+  count([x | some x in numbers.range(1, input.parameters.n)]) > 0
+}
+"""
+EXEC_REGO = """package noexec
+violation contains {"msg": sprintf("exec into %v by %v", [input.review.name, input.review.userInfo.username])} if {
+  input.review.operation == "CONNECT"
+}
+"""
+PODS = {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}
+
+
+def policies(directory: Path, slow_n: int = 3_000_000) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    docs = [
+        template("K8sOwner", LABEL_REGO),
+        constraint("K8sOwner", "owner", match={**PODS, "namespaces": ["prod"]}),
+        constraint("K8sOwner", "owner-warn", match={**PODS, "namespaces": ["dev"]}, action="warn"),
+        constraint("K8sOwner", "owner-dry", match={**PODS, "namespaces": ["lab"]}, action="dryrun"),
+        template("K8sSlow", SLOW_REGO, schema={"type": "object", "properties": {"n": {"type": "integer"}}}),
+        constraint("K8sSlow", "slow", match={**PODS, "namespaces": ["slow"]}, parameters={"n": slow_n}),
+        template("K8sNoExec", EXEC_REGO),
+        constraint("K8sNoExec", "no-exec", match={"kinds": [{"apiGroups": [""], "kinds": ["PodExecOptions"]}]}),
+    ]
+    (directory / "policies.yaml").write_text(yaml.safe_dump_all(docs))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    client: httpx.Client
+    process: subprocess.Popen[str]
+    policy_dir: Path
+
+    def admit(self, review: dict[str, Any]) -> dict[str, Any]:
+        answer = self.client.post(f"{self.url}/v1/admit", json=review, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def ready(self) -> dict[str, Any]:
+        return self.client.get(f"{self.url}/readyz").json()
+
+
+@contextlib.contextmanager
+def start_server(tmp_path: Path, *flags: str) -> Iterator[Server]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "ca.crt"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    policy_dir = tmp_path / "policies"
+    policies(policy_dir)
+    port = free_port()
+    command = [sys.executable, "-m", "gatekeeper_py", "serve", "-f", str(policy_dir), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--cert-file", str(cert_file), "--key-file", str(key_file)]
+    command += ["--workers", "2", "--reload-interval", "0.5", *flags]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    client = httpx.Client(verify=ssl.create_default_context(cafile=str(ca_file)))
+    url = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if client.get(f"{url}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the server did not start: {process.stdout.read() if process.stdout else ''}")
+        time.sleep(0.2)
+    try:
+        yield Server(url, client, process, policy_dir)
+    finally:
+        client.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with start_server(tmp_path_factory.mktemp("server"), "--timeout", "20", "--fail-closed") as running:
+        yield running
+
+
+def test_create_denied_with_gatekeepers_response(server: Server) -> None:
+    review = admission_review("CREATE", pod("web", "prod"))
+    answer = server.admit(review)
+    assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
+    assert answer["response"] == {
+        "uid": review["request"]["uid"],
+        "allowed": False,
+        "status": {"code": 403, "reason": "Forbidden", "message": "[owner] web has no owner label"},
+    }
+
+
+def test_warn_and_dryrun_and_compliant(server: Server) -> None:
+    warned = server.admit(admission_review("CREATE", pod("web", "dev")))["response"]
+    assert warned["allowed"] is True and warned["status"] == {"code": 299}
+    assert warned["warnings"] == ["[owner-warn] web has no owner label"]
+    dry = server.admit(admission_review("CREATE", pod("web", "lab")))["response"]
+    assert dry == {"uid": dry["uid"], "allowed": True, "status": {"code": 200}}
+    fine = server.admit(admission_review("CREATE", pod("web", "prod", labels={"owner": "me"})))["response"]
+    assert fine["allowed"] is True
+
+
+def test_update_delete_connect_and_dry_run_requests(server: Server) -> None:
+    labelled = pod("web", "prod", labels={"owner": "me"})
+    assert server.admit(admission_review("UPDATE", pod("web", "prod"), labelled))["response"]["allowed"] is False
+    deleted = server.admit(admission_review("DELETE", None, pod("web", "prod")))["response"]
+    assert deleted["status"]["message"] == "[owner] web has no owner label"
+    connect = server.admit(exec_review("prod"))["response"]
+    assert connect["allowed"] is False and connect["status"]["message"].startswith("[no-exec] exec into ")
+    dry_run = admission_review("CREATE", pod("web", "prod"))
+    dry_run["request"]["dryRun"] = True
+    assert server.admit(dry_run)["response"]["allowed"] is False  # judged like any other request
+    broken_delete = admission_review("DELETE", None, None)
+    answer = server.admit(broken_delete)["response"]
+    assert answer["allowed"] is False and answer["status"]["code"] == 500
+
+
+def test_v1beta1_is_answered_in_v1beta1(server: Server) -> None:
+    review = admission_review("CREATE", pod("web", "prod"))
+    review["apiVersion"] = "admission.k8s.io/v1beta1"
+    assert server.admit(review)["apiVersion"] == "admission.k8s.io/v1beta1"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{not json", "the body is not JSON"),
+        ('{"kind": "Pod"}', "the body is not an AdmissionReview"),
+        (json.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v2"}), "unsupported apiVersion"),
+        (json.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"}), "request.uid is required"),
+    ],
+)
+def test_malformed_bodies_get_400_with_a_reason(server: Server, body: str, reason: str) -> None:
+    answer = server.client.post(f"{server.url}/v1/admit", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(reason)
+
+
+def test_health_and_metrics(server: Server) -> None:
+    assert server.client.get(f"{server.url}/healthz").text == "ok"
+    ready = server.ready()
+    assert ready["ready"] is True and len(ready["workers"]) == 2
+    server.admit(admission_review("CREATE", pod("web", "prod")))
+    metrics = server.client.get(f"{server.url}/metrics").text
+    assert 'gatekeeper_py_validation_request_count_total{admission_status="deny"}' in metrics
+    assert "gatekeeper_py_validation_request_duration_seconds_bucket" in metrics
+
+
+def test_a_worker_killed_mid_request_costs_only_that_request(server: Server) -> None:
+    import threading
+
+    slow = admission_review("CREATE", pod("big", "slow"))
+    answers: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: answers.append(server.admit(slow)))
+    before = set(server.ready()["workers"])
+    thread.start()
+    time.sleep(1.5)  # the slow review is now running in one worker
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    thread.join(timeout=30)
+    [answer] = answers
+    assert answer["response"]["allowed"] is False  # --fail-closed
+    assert "the engine worker died" in answer["response"]["status"]["message"]
+    # the server keeps answering, with fresh workers
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        reply = server.admit(admission_review("CREATE", pod("web", "prod")))["response"]
+        if reply.get("status", {}).get("code") == 403:
+            break
+        time.sleep(0.5)
+    assert reply["status"]["message"] == "[owner] web has no owner label"
+    assert not before & set(server.ready()["workers"])
+
+
+def test_a_runaway_evaluation_hits_the_deadline_and_fails_open(tmp_path: Path) -> None:
+    with start_server(tmp_path, "--timeout", "1", "--fail-open") as running:
+        answer = running.admit(admission_review("CREATE", pod("big", "slow")))["response"]
+        assert answer["allowed"] is True
+        assert answer["warnings"][0].startswith("gatekeeper-py could not evaluate the request: the evaluation did not")
+        assert running.admit(admission_review("CREATE", pod("web", "prod")))["response"]["allowed"] is False
+
+
+def test_exempt_namespaces_and_reload(tmp_path: Path) -> None:
+    with start_server(tmp_path, "--exempt-namespace", "kube-*") as running:
+        assert running.admit(admission_review("CREATE", pod("web", "kube-system")))["response"]["allowed"] is True
+        assert running.admit(admission_review("CREATE", pod("web", "staging")))["response"]["allowed"] is True
+        # a new constraint in a new file is picked up...
+        extra = constraint("K8sOwner", "owner-staging", match={**PODS, "namespaces": ["staging"]})
+        (running.policy_dir / "extra.yaml").write_text(yaml.safe_dump(extra))
+        assert _eventually(
+            lambda: not running.admit(admission_review("CREATE", pod("web", "staging")))["response"]["allowed"]
+        )
+        # ... and a broken template is refused: the previous policies stay in force
+        (running.policy_dir / "broken.yaml").write_text(
+            yaml.safe_dump(template("K8sBroken", "package broken\nviolation {"))
+        )
+        time.sleep(2)
+        assert running.admit(admission_review("CREATE", pod("web", "staging")))["response"]["allowed"] is False
+        assert "policy reload rejected" in _stop_and_read(running)
+
+
+def _eventually(check: Any, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def _stop_and_read(running: Server) -> str:
+    running.client.close()
+    running.process.send_signal(signal.SIGINT)
+    out, _ = running.process.communicate(timeout=15)
+    return out
+
+
+def test_serve_refuses_plain_http_without_insecure() -> None:
+    from conftest import run_cli
+
+    run = run_cli("serve", "-f", "templates")
+    assert run.returncode == 2
+    assert "--cert-file and --key-file" in run.stderr
