@@ -143,18 +143,25 @@ def _wanted_kinds(policies: list[dict[str, Any]]) -> tuple[set[tuple[str, str]],
     return wanted, everything
 
 
+def policy_documents(cluster: Cluster) -> list[Document]:
+    """The cluster's ConstraintTemplates and the constraints of their kinds."""
+    resources = cluster.resources()
+    policies = []
+    for r in resources:
+        if r.group == "templates.gatekeeper.sh" and r.kind == "ConstraintTemplate":
+            policies += [Document(o, f"cluster:{object_id(o)}") for o in cluster.list_objects(r)]
+    kinds = {declared_kind(d.obj) for d in policies}
+    for r in resources:
+        if r.group == CONSTRAINT_GROUP and r.kind in kinds:
+            policies += [Document(o, f"cluster:{object_id(o)}") for o in cluster.list_objects(r)]
+    return policies
+
+
 def cluster_documents(cluster: Cluster, policies: list[Document] | None) -> list[Document]:
     """The policies (from the cluster when None) followed by every object to audit."""
     resources = cluster.resources()
     if policies is None:
-        policies = []
-        for r in resources:
-            if r.group == "templates.gatekeeper.sh" and r.kind == "ConstraintTemplate":
-                policies += [Document(o, f"cluster:{object_id(o)}") for o in cluster.list_objects(r)]
-        kinds = {declared_kind(d.obj) for d in policies}
-        for r in resources:
-            if r.group == CONSTRAINT_GROUP and r.kind in kinds:
-                policies += [Document(o, f"cluster:{object_id(o)}") for o in cluster.list_objects(r)]
+        policies = policy_documents(cluster)
     wanted, everything = _wanted_kinds([d.obj for d in policies])
     objects: list[Document] = []
     for r in resources:

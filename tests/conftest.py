@@ -13,6 +13,7 @@ from gatekeeper_py import Client
 from gatekeeper_py.loader import read_paths
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["fake_cluster"]  # the fake_cluster fixture
 
 
 def run_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

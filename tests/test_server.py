@@ -266,3 +266,40 @@ def test_serve_refuses_plain_http_without_insecure() -> None:
     run = run_cli("serve", "-f", "templates")
     assert run.returncode == 2
     assert "--cert-file and --key-file" in run.stderr
+
+
+def test_policies_from_the_cluster_are_reloaded_when_they_change(fake_cluster: Any) -> None:
+    from fake_cluster import fake_cluster as fixture_function
+
+    kubeconfig, _ = fake_cluster
+    responses = fixture_function.responses
+    port = free_port()
+    command = [sys.executable, "-m", "gatekeeper_py", "serve", "--cluster", "--kubeconfig", str(kubeconfig)]
+    command += ["--insecure", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--reload-interval", "0.5"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client() as client:
+            assert _eventually(lambda: _ready(client, url), 90)
+
+            def allowed(namespace: str) -> bool:
+                review = admission_review("CREATE", pod("web", namespace))
+                return client.post(f"{url}/v1/admit", json=review, timeout=30).json()["response"]["allowed"]
+
+            assert allowed("shop") is False  # the cluster's K8sOwner constraint matches every Pod
+            listed = responses["/apis/constraints.gatekeeper.sh/v1beta1/k8sowner"]
+            limited = constraint("K8sOwner", "owner", match={**PODS, "namespaces": ["prod"]})
+            limited["metadata"]["resourceVersion"] = "2"
+            listed["items"] = [limited]
+            assert _eventually(lambda: allowed("shop"))
+            assert allowed("prod") is False
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+
+
+def _ready(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/readyz").status_code == 200
+    except httpx.TransportError:
+        return False

@@ -231,7 +231,14 @@ def audit_command(
 
 @app.command("serve")
 def serve_command(
-    filename: Annotated[list[str], typer.Option("--filename", "-f", help=FILENAME_HELP + " Reloaded on change.")],
+    filename: Annotated[
+        list[str] | None, typer.Option("--filename", "-f", help=FILENAME_HELP + " Reloaded on change.")
+    ] = None,
+    cluster: Annotated[
+        bool, typer.Option("--cluster", help="Take the policies from the cluster (kubeconfig or in-cluster).")
+    ] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")] = None,
     cert_file: Annotated[str | None, typer.Option("--cert-file", help="TLS certificate (PEM).")] = None,
     key_file: Annotated[str | None, typer.Option("--key-file", help="TLS private key (PEM).")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Serve plain HTTP (local tests only).")] = False,
@@ -254,23 +261,40 @@ def serve_command(
 ) -> None:
     """Run the validating admission webhook: POST /v1/admit, GET /healthz, /readyz, /metrics.
 
-    HTTPS with --cert-file and --key-file; plain HTTP only with --insecure. Exit 2 on bad usage.
+    Policies from -f files, or from the cluster's ConstraintTemplates and constraints with --cluster; either is
+    checked again every --reload-interval seconds. HTTPS with --cert-file and --key-file; plain HTTP only with
+    --insecure. Exit 2 on bad usage.
     """
     from .output import error_line
 
     if not insecure and not (cert_file and key_file):
         error_line("serve needs --cert-file and --key-file (or --insecure for plain HTTP in local tests)")
         raise typer.Exit(2)
+    if bool(filename) == cluster:
+        error_line("serve needs its policies from -f PATH or from --cluster (one of them)")
+        raise typer.Exit(2)
     import logging
 
     import uvicorn
 
+    from ..errors import GatekeeperPyError
     from ..server.app import ServerConfig, create_app
-    from ..server.policies import PolicySource
+    from ..server.policies import ClusterPolicySource, PolicySource
 
+    source: PolicySource | ClusterPolicySource
+    if cluster:
+        from ..cluster import Cluster
+
+        try:
+            source = ClusterPolicySource(Cluster(kubeconfig, context))
+        except GatekeeperPyError as exc:
+            error_line(str(exc))
+            raise typer.Exit(2) from None
+    else:
+        source = PolicySource(filename or [])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig(
-        source=PolicySource(filename),
+        source=source,
         engine=engine.value,
         workers=workers,
         timeout=timeout,

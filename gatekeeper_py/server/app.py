@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..loader import Document
-from .policies import PolicySource
+from .policies import ClusterPolicySource, PolicySource
 from .workers import Verdict, WorkerFailure, WorkerPool
 
 log = logging.getLogger("gatekeeper_py.server")
@@ -39,7 +39,7 @@ ADMISSION_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 
 @dataclass
 class ServerConfig:
-    source: PolicySource
+    source: PolicySource | ClusterPolicySource
     engine: str = "auto"
     workers: int = 2
     timeout: float = 3.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..errors import LoadError
 from ..loader import Document, load_all, manifest_files
@@ -51,4 +52,42 @@ class PolicySource:
             for error in errors:
                 logging.getLogger("gatekeeper_py.server").error("policy reload rejected: %s", error)
             return None
+        return docs
+
+
+class ClusterPolicySource:
+    """The ConstraintTemplates and constraints of a cluster, listed again every reload interval; a change in any
+    object's resourceVersion (or a new or deleted object) triggers a reload."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self._seen: tuple[tuple[str, str], ...] = ()
+
+    def _documents(self) -> list[Document]:
+        from ..cluster import policy_documents
+
+        return policy_documents(self.cluster)
+
+    @staticmethod
+    def _fingerprint(docs: list[Document]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((d.path, str((d.obj.get("metadata") or {}).get("resourceVersion", ""))) for d in docs))
+
+    def read(self) -> tuple[list[Document], list[str]]:
+        try:
+            docs = self._documents()
+        except LoadError as exc:
+            return [], [str(exc)]
+        self._seen = self._fingerprint(docs)
+        return docs, []
+
+    def changed(self) -> list[Document] | None:
+        try:
+            docs = self._documents()
+        except LoadError as exc:
+            logging.getLogger("gatekeeper_py.server").error("cannot read the cluster's policies: %s", exc)
+            return None
+        now = self._fingerprint(docs)
+        if now == self._seen:
+            return None
+        self._seen = now
         return docs
