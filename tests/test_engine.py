@@ -285,3 +285,20 @@ def test_to_engine_json_refuses_non_finite_numbers() -> None:
 def test_membership_booleans_decode_as_booleans() -> None:
     policy = CompiledPolicy({"b.rego": "package b\nr := [1 in [1], 2 in [1], true]"}, "b/r")
     assert policy.evaluate(to_engine_json({})) == [True, False, True]
+
+
+def test_both_engines_in_one_process_whichever_is_made_first() -> None:
+    """regopy loaded before cel-expr-python makes cel-cpp abort on a long string literal; the drivers package
+    loads them in the safe order, so a Rego client and then a CEL client live in one process."""
+    import subprocess
+    import sys
+
+    script = (
+        "from gatekeeper_py import Client\n"
+        "Client(engine='rego')\n"
+        "from cel_expr_python import cel\n"
+        "print(cel.NewEnv().compile('\"0123456789012345\"').eval().value())\n"
+        "Client(engine='cel')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout) == (0, "0123456789012345\n"), run.stderr
