@@ -337,3 +337,22 @@ def test_engine_flag_on_the_command_line(tmp_path: Any) -> None:
     assert cel_only.returncode == 2
     assert "ConstraintTemplate/k8sregoonly: no language driver is installed" in cel_only.stderr
     assert run_cli("test", "-f", str(path), "--engine", "rego").stdout.endswith('Message: "from rego"\n')
+
+
+def test_many_null_values_do_not_exhaust_the_interpreter() -> None:
+    """cel-expr-python's plain_value() loses a reference to None per null read back; the driver never uses it.
+    (With plain_value, some 100,000 nulls abort the interpreter: "none_dealloc".)"""
+    import subprocess
+    import sys
+
+    script = (
+        "from gatekeeper_py.drivers.cel.driver import _Compiled, _environment\n"
+        "env = _environment(with_params=False)\n"
+        "expr = '[null, {\\'a\\': null}, object]'\n"
+        "c = _Compiled(expr, env.compile(expr))\n"
+        "for _ in range(150000):\n"
+        "    assert c.evaluate({'object': None}) == [None, {'a': None}, None]\n"
+        "print('done')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert (run.returncode, run.stdout) == (0, "done\n"), run.stderr[-500:]

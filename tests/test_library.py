@@ -127,7 +127,7 @@ def test_library_list_command_prints_every_template() -> None:
     assert {"k8spssprivileged", "k8sallowedregistries", "k8ssecurityprofile"} <= names
     registries = next(row for row in rows if row["name"] == "k8sallowedregistries")
     assert [p["name"] for p in registries["parameters"]] == ["repos", "images"]
-    assert registries["engines"] == ["rego"]
+    assert registries["engines"] == ["cel", "rego"]
     human = run_cli("library", "list")
     assert human.stdout.splitlines()[0].split() == ["NAME", "TITLE", "ENGINES", "PARAMETERS"]
     assert len(human.stdout.splitlines()) == len(rows) + 1

@@ -68,6 +68,20 @@ def _compile_error(exc: Exception) -> str:
     return first
 
 
+def _to_python(value: Any) -> Any:
+    """A CEL value as plain Python. cel-expr-python's own `plain_value()` loses a reference to None each time it
+    returns a null (at any depth), and the interpreter aborts after some 100,000 of them, so nulls are never
+    read through it."""
+    name = value.type().name()
+    if name == "NULL":
+        return None
+    if name.startswith("LIST"):
+        return [_to_python(item) for item in value.value()]
+    if name.startswith("MAP"):
+        return {key: _to_python(item) for key, item in value.value().items()}
+    return value.value()
+
+
 @dataclass(frozen=True)
 class _Compiled:
     expression: str
@@ -77,7 +91,7 @@ class _Compiled:
         value = self.program.eval(data=data)
         if value.type() == cel.Type.ERROR:
             raise _EvalError(f"expression '{self.expression}' resulted in error: {_error_text(value.value())}")
-        return value.plain_value()
+        return _to_python(value)
 
 
 @dataclass(frozen=True)
