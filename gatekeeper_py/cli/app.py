@@ -64,6 +64,8 @@ def _inputs(filename: list[str] | None) -> list[str]:
     raise typer.Exit(2)
 
 
+KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")]
+ContextOption = Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")]
 FILENAME_HELP = "File or directory (recursive; a kustomization is followed) of manifests; - for stdin. Repeatable."
 
 
@@ -180,8 +182,8 @@ def audit_command(
     cluster: Annotated[
         bool, typer.Option("--cluster", help="Audit a live cluster (kubeconfig, or in-cluster config).")
     ] = False,
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")] = None,
-    context: Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     output: Annotated[AuditOutput, typer.Option("--output", "-o", help="Output format.")] = AuditOutput.table,
     limit: Annotated[
         int, typer.Option("--constraint-violations-limit", help="Violations listed per constraint (Gatekeeper: 20).")
@@ -237,8 +239,8 @@ def serve_command(
     cluster: Annotated[
         bool, typer.Option("--cluster", help="Take the policies from the cluster (kubeconfig or in-cluster).")
     ] = False,
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")] = None,
-    context: Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     cert_file: Annotated[str | None, typer.Option("--cert-file", help="TLS certificate (PEM).")] = None,
     key_file: Annotated[str | None, typer.Option("--key-file", help="TLS private key (PEM).")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Serve plain HTTP (local tests only).")] = False,

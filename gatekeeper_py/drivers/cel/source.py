@@ -53,6 +53,21 @@ def _entries(raw: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
     return [(f"{key}[{i}]", item) for i, item in enumerate(items)]
 
 
+def _named(
+    raw: dict[str, Any], key: str, error: str, noun: str, reserved: tuple[str, ...]
+) -> tuple[NamedExpression, ...]:
+    """Named expressions (match conditions or variables), refusing Gatekeeper's reserved names."""
+    found = []
+    for where, item in _entries(raw, key):
+        name = _string(item, "name", where, required=True)
+        if name.startswith(RESERVED_PREFIX):
+            raise SourceError(f'{error}: {name} is not a valid {noun}; cannot have "{RESERVED_PREFIX}" as a prefix')
+        if name in reserved:
+            raise SourceError(f'{error}: {name} an invalid {noun} name, "{name}" is a reserved keyword')
+        found.append(NamedExpression(name, _string(item, "expression", where, required=True)))
+    return tuple(found)
+
+
 def parse_source(raw: Any, default_failure_policy: str = FAIL) -> CelSource:
     """Validate a `K8sNativeValidation` source; SourceError names the bad field."""
     if not isinstance(raw, dict):
@@ -65,31 +80,11 @@ def parse_source(raw: Any, default_failure_policy: str = FAIL) -> CelSource:
         )
         for where, item in _entries(raw, "validations")
     )
-    conditions = []
-    for where, item in _entries(raw, "matchCondition"):
-        name = _string(item, "name", where, required=True)
-        if name.startswith(RESERVED_PREFIX):
-            raise SourceError(
-                f"invalid match condition: {name} is not a valid match condition; "
-                f'cannot have "{RESERVED_PREFIX}" as a prefix'
-            )
-        conditions.append(NamedExpression(name, _string(item, "expression", where, required=True)))
-    variables = []
-    for where, item in _entries(raw, "variables"):
-        name = _string(item, "name", where, required=True)
-        if name.startswith(RESERVED_PREFIX):
-            raise SourceError(
-                f"invalid variable definition: {name} is not a valid variable; "
-                f'cannot have "{RESERVED_PREFIX}" as a prefix'
-            )
-        if name in RESERVED_VARIABLES:
-            raise SourceError(
-                f'invalid variable definition: {name} an invalid variable name, "{name}" is a reserved keyword'
-            )
-        variables.append(NamedExpression(name, _string(item, "expression", where, required=True)))
+    conditions = _named(raw, "matchCondition", "invalid match condition", "match condition", reserved=())
+    variables = _named(raw, "variables", "invalid variable definition", "variable", reserved=RESERVED_VARIABLES)
     policy = raw.get("failurePolicy")
     if policy is None:
         policy = default_failure_policy
     if policy not in (FAIL, IGNORE):
         raise SourceError(f"invalid failure policy: unrecognized failure policy: {policy}")
-    return CelSource(validations, tuple(conditions), tuple(variables), policy)
+    return CelSource(validations, conditions, variables, policy)
