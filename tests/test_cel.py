@@ -267,6 +267,15 @@ LIBRARY_EXPRESSIONS = [
     '"hello".indexOf("l") == 2 && "hello".lastIndexOf("l") == 3 && "aXa".replace("a", "b") == "bXb"',
     '"%s has %d".format(["pod", 2]) == "pod has 2"',
     "has(object.metadata.labels) && !has(object.metadata.annotations)",
+    'url("https://example.com:8443/a%20b?x=1&x=2").getHostname() == "example.com"',
+    'url("https://[::1]:80/").getPort() == "80" && url("https://e.com/a%20b").getEscapedPath() == "/a%20b"',
+    'url("https://e.com/?x=1&x=2").getQuery()["x"] == ["1", "2"] && url("http://e.com").getScheme() == "http"',
+    'isURL("/a/path") && !isURL("not a url") && !isURL("relative/path")',
+    'ip("10.0.0.1").family() == 4 && ip("::1").isLoopback() && !isIP("1.2.3") && !isIP("::ffff:1.2.3.4")',
+    'cidr("10.0.0.0/8").containsIP("10.1.2.3") && !cidr("10.0.0.0/8").containsIP(ip("11.0.0.1"))',
+    'cidr("10.0.0.0/8").containsCIDR("10.1.0.0/16") && cidr("10.1.2.3/8").masked().prefixLength() == 8',
+    'isCIDR("fd00::/8") && !isCIDR("10.0.0.0") && ip("8.8.8.8").isGlobalUnicast() && ip("0.0.0.0").isUnspecified()',
+    'ip("169.254.1.1").isLinkLocalUnicast() && ip("224.0.0.1").isLinkLocalMulticast()',
     "!(has(object.spec.securityContext) && has(object.spec.securityContext.runAsUser))",
 ]
 

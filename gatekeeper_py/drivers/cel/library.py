@@ -1,17 +1,21 @@
 """The Kubernetes CEL library functions that policies use, on top of CEL's standard and strings extensions.
 
-Lists (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`), regular expressions (`find`, `findAll`) and
-resource quantities (`quantity`, `isQuantity` and the Quantity methods), with Kubernetes' semantics. A Quantity
-is carried as a one-key map, `{"__quantity__": "<as written>"}`, since the runtime has no user types.
+Lists (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`), regular expressions (`find`, `findAll`),
+resource quantities (`quantity`, `isQuantity` and the Quantity methods), URLs (`url`, `isURL` and the URL
+getters) and IP addresses and CIDRs (`ip`, `isIP`, `cidr`, `isCIDR` and their methods), with Kubernetes'
+semantics. Since the runtime has no user types, a Quantity, URL, IP or CIDR is carried as a one-key map
+(`{"__quantity__": "<as written>"}`, `{"__url__": ...}`, `{"__ip__": ...}`, `{"__cidr__": ...}`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
+from urllib.parse import urlsplit
 
 from cel_expr_python import cel
 
@@ -154,6 +158,121 @@ def _sign(q: Any) -> int:
     return (value > 0) - (value < 0)
 
 
+# --- URLs (k8s.io/apiserver/pkg/cel/library/urls.go) ---
+
+URL_KEY = "__url__"
+
+
+def _parse_url(text: str) -> Any:
+    """Go's url.ParseRequestURI as Kubernetes uses it: an absolute URL or an absolute path."""
+    if not isinstance(text, str) or not text or any(c.isspace() for c in text):
+        raise ValueError(f"URL parse error during conversion from string: parse {text!r}: invalid URI for request")
+    parts = urlsplit(text)
+    if not parts.scheme and not text.startswith("/"):
+        raise ValueError(f"URL parse error during conversion from string: parse {text!r}: invalid URI for request")
+    return parts
+
+
+def _url(text: str) -> dict[str, str]:
+    _parse_url(text)
+    return {URL_KEY: text}
+
+
+def _is_url(text: str) -> bool:
+    try:
+        _parse_url(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _url_parts(u: Any) -> Any:
+    if isinstance(u, dict) and URL_KEY in u:
+        return urlsplit(u[URL_KEY])
+    raise ValueError("no such overload: not a URL")
+
+
+def _hostname(u: Any) -> str:
+    netloc = _url_parts(u).netloc.rpartition("@")[2]
+    if netloc.startswith("["):
+        return netloc[1 : netloc.index("]")]
+    return netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+
+
+def _port(u: Any) -> str:
+    netloc = _url_parts(u).netloc.rpartition("@")[2]
+    tail = netloc.rsplit("]", 1)[-1]
+    return tail.rsplit(":", 1)[1] if ":" in tail else ""
+
+
+def _query(u: Any) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs
+
+    return {k: list(v) for k, v in parse_qs(_url_parts(u).query, keep_blank_values=True).items()}
+
+
+# --- IP addresses and CIDRs (k8s.io/apiserver/pkg/cel/library/ip.go, cidr.go) ---
+
+IP_KEY, CIDR_KEY = "__ip__", "__cidr__"
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if not isinstance(text, str) or "%" in text:
+        raise ValueError(f"IP Address {text!r} parse error during conversion from string")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"IP Address {text!r} parse error during conversion from string") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        raise ValueError(f"IPv4-mapped IPv6 address {text!r} is not allowed")
+    return address
+
+
+def _parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if not isinstance(text, str) or "/" not in text:
+        raise ValueError(f"network address {text!r} parse error during conversion from string")
+    _parse_ip(text.partition("/")[0])
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"network address {text!r} parse error during conversion from string") from None
+
+
+def _holds(parse: Any, key: str) -> Any:
+    def value(x: Any) -> Any:
+        if isinstance(x, dict) and key in x:
+            return parse(x[key])
+        raise ValueError("no such overload")
+
+    return value
+
+
+_ip_of = _holds(_parse_ip, IP_KEY)
+_cidr_of = _holds(_parse_cidr, CIDR_KEY)
+
+
+def _is_parsable(parse: Any) -> Any:
+    def check(text: str) -> bool:
+        try:
+            parse(text)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+def _contains_ip(c: Any, ip: Any) -> bool:
+    address = _parse_ip(ip) if isinstance(ip, str) else _ip_of(ip)
+    return address in _cidr_of(c)
+
+
+def _contains_cidr(c: Any, other: Any) -> bool:
+    inner = _parse_cidr(other) if isinstance(other, str) else _cidr_of(other)
+    outer = _cidr_of(c)
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
 def _member(name: str, overload: str, result: cel.Type, params: list[cel.Type], impl: Any) -> cel.FunctionDecl:
     return cel.FunctionDecl(name, [cel.Overload(overload, result, params, is_member=True, impl=impl)])
 
@@ -195,5 +314,53 @@ def kubernetes_library() -> cel.CelExtension:
         _member("asInteger", "k8s_quantity_as_integer", T.INT, [T.DYN], _as_integer),
         _member("asApproximateFloat", "k8s_quantity_as_float", T.DOUBLE, [T.DYN], lambda q: float(_value(q))),
         _member("sign", "k8s_quantity_sign", T.INT, [T.DYN], _sign),
+        cel.FunctionDecl("url", [cel.Overload("k8s_url", T.DYN, [T.STRING], impl=_url)]),
+        cel.FunctionDecl("isURL", [cel.Overload("k8s_is_url", T.BOOL, [T.STRING], impl=_is_url)]),
+        _member("getScheme", "k8s_url_scheme", T.STRING, [T.DYN], lambda u: _url_parts(u).scheme),
+        _member("getHost", "k8s_url_host", T.STRING, [T.DYN], lambda u: _url_parts(u).netloc.rpartition("@")[2]),
+        _member("getHostname", "k8s_url_hostname", T.STRING, [T.DYN], _hostname),
+        _member("getPort", "k8s_url_port", T.STRING, [T.DYN], _port),
+        _member("getEscapedPath", "k8s_url_path", T.STRING, [T.DYN], lambda u: _url_parts(u).path),
+        _member("getQuery", "k8s_url_query", T.DYN, [T.DYN], _query),
+        cel.FunctionDecl("ip", [cel.Overload("k8s_ip", T.DYN, [T.STRING], impl=lambda t: {IP_KEY: str(_parse_ip(t))})]),
+        cel.FunctionDecl("isIP", [cel.Overload("k8s_is_ip", T.BOOL, [T.STRING], impl=_is_parsable(_parse_ip))]),
+        cel.FunctionDecl(
+            "cidr",
+            [cel.Overload("k8s_cidr", T.DYN, [T.STRING], impl=lambda t: (_parse_cidr(t), {CIDR_KEY: t})[1])],
+        ),
+        cel.FunctionDecl("isCIDR", [cel.Overload("k8s_is_cidr", T.BOOL, [T.STRING], impl=_is_parsable(_parse_cidr))]),
+        _member("family", "k8s_ip_family", T.INT, [T.DYN], lambda i: _ip_of(i).version),
+        _member("isUnspecified", "k8s_ip_unspecified", T.BOOL, [T.DYN], lambda i: _ip_of(i).is_unspecified),
+        _member("isLoopback", "k8s_ip_loopback", T.BOOL, [T.DYN], lambda i: _ip_of(i).is_loopback),
+        _member(
+            "isLinkLocalMulticast",
+            "k8s_ip_ll_multicast",
+            T.BOOL,
+            [T.DYN],
+            lambda i: (
+                _ip_of(i).is_multicast
+                and _ip_of(i) in ipaddress.ip_network("224.0.0.0/24" if _ip_of(i).version == 4 else "ff02::/16")
+            ),
+        ),
+        _member("isLinkLocalUnicast", "k8s_ip_ll_unicast", T.BOOL, [T.DYN], lambda i: _ip_of(i).is_link_local),
+        _member(
+            "isGlobalUnicast",
+            "k8s_ip_global_unicast",
+            T.BOOL,
+            [T.DYN],
+            lambda i: (
+                not (
+                    _ip_of(i).is_unspecified
+                    or _ip_of(i).is_loopback
+                    or _ip_of(i).is_multicast
+                    or _ip_of(i).is_link_local
+                )
+                and str(_ip_of(i)) != "255.255.255.255"
+            ),
+        ),
+        _member("containsIP", "k8s_cidr_contains_ip", T.BOOL, [T.DYN, T.DYN], _contains_ip),
+        _member("containsCIDR", "k8s_cidr_contains_cidr", T.BOOL, [T.DYN, T.DYN], _contains_cidr),
+        _member("prefixLength", "k8s_cidr_prefix", T.INT, [T.DYN], lambda c: _cidr_of(c).prefixlen),
+        _member("masked", "k8s_cidr_masked", T.DYN, [T.DYN], lambda c: {CIDR_KEY: str(_cidr_of(c))}),
     ]
     return cel.CelExtension("kubernetes", decls)
