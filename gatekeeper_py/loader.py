@@ -185,6 +185,8 @@ def _walk(path: Path, following: frozenset[Path] = frozenset()) -> Iterator[Path
         kustomization = _kustomization(path)
         if kustomization is None:
             for entry in sorted(path.iterdir()):
+                if entry.name.startswith("."):
+                    continue  # hidden: editor files, and a mounted ConfigMap's `..data` copies
                 if entry.is_dir() or entry.suffix.lower() in MANIFEST_SUFFIXES:
                     yield from _walk(entry, following)
             return

@@ -330,3 +330,12 @@ def test_plain_scalars_resolve_like_kubernetes_yaml(scalar: str, expected: objec
     [doc] = parse_text(f"value: {scalar}\n", "x.yaml")
     assert doc.obj["value"] == expected
     assert type(doc.obj["value"]) is type(expected)
+
+
+def test_hidden_entries_are_skipped_in_directory_walks(tmp_path: Path) -> None:
+    """A mounted ConfigMap holds its files twice more under `..data` and `..<timestamp>`; editors leave dot-files."""
+    write(tmp_path / "policy.yaml", CM_B)
+    write(tmp_path / "..data" / "policy.yaml", CM_B)
+    write(tmp_path / "..2026_11_23" / "policy.yaml", CM_B)
+    write(tmp_path / ".policy.yaml.swp.yaml", CM_A)
+    assert names(list(read_paths([tmp_path]))) == ["b"]

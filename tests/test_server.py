@@ -303,3 +303,42 @@ def _ready(client: httpx.Client, url: str) -> bool:
         return client.get(f"{url}/readyz").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_the_deadline_covers_waiting_for_a_free_worker(tmp_path: Path) -> None:
+    import threading
+
+    with start_server(tmp_path, "--timeout", "1.5", "--fail-closed", "--workers", "1") as running:
+        slow: list[dict[str, Any]] = []
+        thread = threading.Thread(
+            target=lambda: slow.append(running.admit(admission_review("CREATE", pod("b", "slow"))))
+        )
+        thread.start()
+        time.sleep(0.3)
+        waiting = running.admit(admission_review("CREATE", pod("web", "prod")))["response"]
+        thread.join(timeout=30)
+        assert waiting["allowed"] is False
+        assert "no engine worker was free within 1.5s" in waiting["status"]["message"]
+        assert "did not finish within" in slow[0]["response"]["status"]["message"]
+
+
+def test_workers_are_retired_after_max_reviews(tmp_path: Path) -> None:
+    with start_server(tmp_path, "--max-reviews-per-worker", "2", "--workers", "1") as running:
+        first = running.ready()["workers"]
+        for _ in range(2):
+            assert running.admit(admission_review("CREATE", pod("web", "prod")))["response"]["allowed"] is False
+        assert _eventually(lambda: running.ready()["workers"] != first)
+        assert running.admit(admission_review("CREATE", pod("web", "prod")))["response"]["allowed"] is False
+
+
+def test_unreadable_or_bad_certificates_are_one_clear_error(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    missing = run_cli("serve", "-f", "templates", "--cert-file", str(tmp_path / "no.crt"), "--key-file", "x.key")
+    assert missing.returncode == 2
+    assert missing.stderr == f"error: {tmp_path / 'no.crt'}: cannot read: No such file or directory\n"
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    bad = run_cli("serve", "-f", "templates", "--cert-file", str(empty), "--key-file", str(empty), "--port", "0")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith(f"error: {empty}, {empty}: not a usable certificate and key: ")

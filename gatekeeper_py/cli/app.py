@@ -259,6 +259,10 @@ def serve_command(
         list[str] | None, typer.Option("--exempt-namespace", help="Admit requests in these namespaces (globs).")
     ] = None,
     reload_interval: Annotated[float, typer.Option("--reload-interval", help="Seconds between checks.")] = 2.0,
+    max_reviews: Annotated[
+        int, typer.Option("--max-reviews-per-worker", help="Replace a worker after this many reviews.", min=1)
+    ] = 10_000,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every HTTP request.")] = False,
     engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
 ) -> None:
     """Run the validating admission webhook: POST /v1/admit, GET /healthz, /readyz, /metrics.
@@ -275,7 +279,14 @@ def serve_command(
     if bool(filename) == cluster:
         error_line("serve needs its policies from -f PATH or from --cluster (one of them)")
         raise typer.Exit(2)
+    for path in () if insecure else (cert_file, key_file):
+        try:
+            Path(path or "").read_bytes()
+        except OSError as exc:
+            error_line(f"{path}: cannot read: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
     import logging
+    import ssl
 
     import uvicorn
 
@@ -303,9 +314,22 @@ def serve_command(
         fail_open=fail_open,
         exempt_namespaces=tuple(exempt_namespace or ()),
         reload_interval=reload_interval,
+        max_reviews=max_reviews,
     )
     tls = {} if insecure else {"ssl_certfile": cert_file, "ssl_keyfile": key_file}
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", timeout_graceful_shutdown=5, **tls)
+    try:
+        uvicorn.run(
+            create_app(config),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=access_log,
+            timeout_graceful_shutdown=5,
+            **tls,
+        )
+    except ssl.SSLError as exc:
+        error_line(f"{cert_file}, {key_file}: not a usable certificate and key: {exc.reason or exc}")
+        raise typer.Exit(2) from None
 
 
 rego_app = typer.Typer(help="Rego tools.", no_args_is_help=True)

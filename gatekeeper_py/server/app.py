@@ -46,6 +46,7 @@ class ServerConfig:
     fail_open: bool = True
     exempt_namespaces: tuple[str, ...] = ()
     reload_interval: float = 2.0
+    max_reviews: int = 10_000
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Webhook:
     async def load(self, docs: list[Document], strict: bool = True) -> list[str]:
         """Build a pool for `docs` and put it in force. `strict` (a reload): only if every policy loaded, so a
         bad new template leaves the previous set in force. Otherwise (start-up) what loads is used."""
-        pool = WorkerPool(docs, self.config.engine, self.config.workers, self.config.timeout)
+        pool = WorkerPool(docs, self.config.engine, self.config.workers, self.config.timeout, self.config.max_reviews)
         errors = await pool.start()
         if errors and strict:
             pool.stop()
