@@ -227,7 +227,7 @@ def test_rego_translate_prints_the_engines_rego_for_a_template() -> None:
     run = gatekeeper_py("rego", "translate", str(V1_TEMPLATES / "k8sallowedregistries.yaml"))
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("# --- K8sAllowedRegistries.rego ---\npackage k8sallowedregistries\n")
-    assert "violation contains {" in run.stdout and "__gk_fmt(x) := trim(x" in run.stdout
+    assert "violation contains {" in run.stdout and "__gk_str(x) := x if {" in run.stdout
 
 
 def test_rego_translate_v0_file_and_errors(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from gatekeeper_py.drivers.rego.driver import translate
 from gatekeeper_py.drivers.rego.emit import emit_module
 from gatekeeper_py.drivers.rego.engine import CompiledPolicy, EngineError, to_engine_json
 from gatekeeper_py.drivers.rego.parser import parse_module
-from gatekeeper_py.drivers.rego.rewrite import FORMAT_FUNCTION
+from gatekeeper_py.drivers.rego.rewrite import FORMAT_FUNCTION, STRING_FUNCTION
 
 
 def evaluate(source: str, data: dict, rule: str = "r", version: str = "v1") -> object:
@@ -67,9 +67,31 @@ def test_sprintf_without_helper_shows_the_rego_cpp_bug_we_avoid() -> None:
     assert raw.evaluate(to_engine_json({})) == 'at "lit"'
 
 
-def test_format_helper_is_added_only_where_sprintf_is_used() -> None:
-    assert FORMAT_FUNCTION in translate('package m\nr := sprintf("%v", [input.x])\n', "v1", "m.rego")
-    assert FORMAT_FUNCTION not in translate("package m\nr := input.x\n", "v1", "m.rego")
+def test_format_helpers_are_added_only_where_sprintf_is_used() -> None:
+    assert STRING_FUNCTION in translate('package m\nr := sprintf("%v", [input.x])\n', "v1", "m.rego")
+    assert FORMAT_FUNCTION in translate("package m\nr := sprintf(input.f, [input.x])\n", "v1", "m.rego")
+    assert STRING_FUNCTION not in translate("package m\nr := input.x\n", "v1", "m.rego")
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ('sprintf("value \\"%v\\" is not allowed", [input.q])', 'value "say "hi"" is not allowed'),
+        (
+            'sprintf("%v mounts \\"%v\\"", [sprintf("container \\"%v\\"", ["app"]), "logs"])',
+            'container "app" mounts "logs"',
+        ),
+        ('sprintf("path %v, pattern %v", [input.path, "^\\\\d{4}$"])', "path C:\\temp, pattern ^\\d{4}$"),
+        (
+            'sprintf("%v%% of %q, %5.2f, %d, %v", [50, input.q, 1.5, 7, ["a"]])',
+            '50% of "say \\"hi\\"",  1.50, 7, ["a"]',
+        ),
+    ],
+)
+def test_sprintf_with_escapes_and_quoted_arguments_prints_as_opa_does(call: str, expected: str) -> None:
+    """A literal format is joined with concat: rego-cpp's sprintf printed the format's escapes literally when an
+    argument held a quote or a backslash."""
+    assert evaluate(f"package m\nr := {call}\n", {"q": 'say "hi"', "path": "C:\\temp"}) == expected
 
 
 NEGATED = (

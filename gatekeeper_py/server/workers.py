@@ -26,6 +26,10 @@ class WorkerFailure(Exception):
     """The worker serving a request died or missed the deadline."""
 
 
+class MissedDeadline(WorkerFailure):
+    """The worker did not answer in the time it was given."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the Client decided, in the webhook's terms."""
@@ -89,7 +93,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         ready = await loop.run_in_executor(None, self.conn.poll, timeout)
         if not ready:
-            raise WorkerFailure(f"the evaluation did not finish within {timeout:g}s")
+            raise MissedDeadline(f"the evaluation did not finish within {timeout:g}s")
         try:
             return self.conn.recv()
         except (EOFError, OSError) as exc:
@@ -139,11 +143,17 @@ class WorkerPool:
             worker = await asyncio.wait_for(self._idle.get(), self.timeout)
         except TimeoutError:
             raise WorkerFailure(f"no engine worker was free within {self.timeout:g}s") from None
+        left = deadline - asyncio.get_running_loop().time()
+        if left < 0.05:
+            self._idle.put_nowait(worker)
+            raise WorkerFailure(f"no engine worker was free within {self.timeout:g}s")
         try:
-            verdict = await worker.review(review, max(deadline - asyncio.get_running_loop().time(), 0.001))
-        except WorkerFailure:
+            verdict = await worker.review(review, left)
+        except WorkerFailure as exc:
             worker.kill()
             self._replace(worker)
+            if isinstance(exc, MissedDeadline):
+                raise WorkerFailure(f"the evaluation did not finish within {self.timeout:g}s") from None
             raise
         worker.reviews += 1
         if worker.reviews >= self.max_reviews:

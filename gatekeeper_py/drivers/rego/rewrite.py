@@ -5,6 +5,11 @@
   as OPA's own compiler does: `__gk_0 := repos[_]; startswith(x, __gk_0)`.
 - A reference with a variable key used as another reference's key (`listed[names[_]]`) does not compile in
   rego-cpp; it is bound first too: `__gk_0 := names[_]; listed[__gk_0]`.
+- rego-cpp keeps a string literal's escapes (`\\"`) as written, but the text of a string made by a builtin
+  plain, and its `sprintf` pastes them together: a format with an escape printed it literally when an argument
+  held a quote or a backslash. A `sprintf` with a literal format and a literal argument list is therefore
+  written as a `concat` of the format's pieces and the arguments as strings (`__gk_str`), which joins both
+  forms right; verbs other than `%v`, `%s` and `%q` stay one-verb `sprintf`s of their own.
 - rego-cpp's `sprintf` has no `%q`: a `%q` of a literal format becomes `%v` of `__gk_quote(x)`, the string in
   double quotes with JSON's escapes (Go's for plain text).
 - rego-cpp's `sort` of a set returns a set; OPA returns a sorted array. `sort` calls go to `__gk_sort`, which
@@ -80,6 +85,8 @@ HELPERS = {
 {FORMAT_FUNCTION}(x) := x if not is_string(x)""",
     "__gk_sort": """__gk_sort(x) := sort([y | some y in x]) if is_set(x)
 __gk_sort(x) := sort(x) if not is_set(x)""",
+    "__gk_str": """__gk_str(x) := x if is_string(x)
+__gk_str(x) := sprintf("%v", [x]) if not is_string(x)""",
     QUOTE_FUNCTION: f"""{QUOTE_FUNCTION}(x) := json.marshal(x) if is_string(x)
 {QUOTE_FUNCTION}(x) := x if not is_string(x)""",
     "__gk_any": "__gk_any(xs) := true if { some x in xs; x == true } else := false",
@@ -98,7 +105,7 @@ REPLACED_BUILTINS = {"sort": "__gk_sort"}
 DEPRECATED_BUILTINS = frozenset(
     name.removeprefix("__gk_")
     for name in HELPERS
-    if name not in (FORMAT_FUNCTION, QUOTE_FUNCTION, *REPLACED_BUILTINS.values())
+    if name not in (FORMAT_FUNCTION, QUOTE_FUNCTION, "__gk_str", *REPLACED_BUILTINS.values())
 )
 
 
@@ -115,7 +122,8 @@ def _replace_builtins(node: Node) -> Node:
 
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
-    module = map_bottom_up(_Rewriter().module(module), _format_args)
+    module = _Rewriter().module(module)
+    module = dataclasses.replace(module, rules=tuple(_with_formatting(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
     if version == "v1":
@@ -182,6 +190,56 @@ def _quote_verbs(node: Call) -> Call:
     return dataclasses.replace(
         node, args=(dataclasses.replace(fmt, value=text), dataclasses.replace(args, items=items))
     )
+
+
+STRING_FUNCTION = "__gk_str"
+
+
+def _sprintf_as_concat(node: Node) -> Node:
+    """`sprintf("a %v b %d", [x, n])` -> `concat("", ["a ", __gk_str(x), " b ", sprintf("%d", [n])])`.
+
+    rego-cpp keeps a literal's escapes (`\\"`) as written but an argument's text plain, so a format with an escape
+    and an argument holding a quote or a backslash printed the escape literally. concat joins both forms right.
+    Only a literal format with a literal argument list is rewritten; `%v`/`%s`/`%q` become string conversions, any
+    other verb stays a one-verb sprintf of its own."""
+    if not (isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2):
+        return node
+    fmt, args = node.args
+    if not (isinstance(fmt, String) and isinstance(args, Array)) or "*" in fmt.value or "%[" in fmt.value:
+        return node
+    verbs = [m for m in _VERB.finditer(fmt.value) if m.group(1) != "%"]
+    if len(verbs) != len(args.items):
+        return node  # Go's %!v(MISSING) / %!(EXTRA ...) texts: leave them to sprintf
+    parts: list[Node] = []
+    pos, index = 0, 0
+    for found in _VERB.finditer(fmt.value):
+        literal = fmt.value[pos : found.start()]
+        pos = found.end()
+        if found.group(1) == "%":
+            parts.append(String(value=literal + "%"))
+            continue
+        if literal:
+            parts.append(String(value=literal))
+        arg = args.items[index]
+        index += 1
+        spec = found.group(0)
+        if spec in ("%v", "%s"):
+            parts.append(Call(name=(STRING_FUNCTION,), args=(arg,)))
+        elif spec == "%q":
+            parts.append(Call(name=(STRING_FUNCTION,), args=(Call(name=(QUOTE_FUNCTION,), args=(arg,)),)))
+        else:
+            parts.append(Call(name=("sprintf",), args=(String(value=spec), Array(items=(arg,)))))
+    if fmt.value[pos:]:
+        parts.append(String(value=fmt.value[pos:]))
+    return Call(name=("concat",), args=(String(value=""), Array(items=tuple(parts))))
+
+
+def _with_formatting(rule: Rule) -> Rule:
+    """The rule's sprintf calls as concat where they can be, the rest with their arguments through `__gk_fmt`
+    (except in `__gk_str` itself, whose one sprintf is what it is made of)."""
+    if rule.name == STRING_FUNCTION:
+        return rule
+    return map_bottom_up(map_bottom_up(rule, _sprintf_as_concat), _format_args)
 
 
 def _format_args(node: Node) -> Node:
