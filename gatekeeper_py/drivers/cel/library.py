@@ -23,6 +23,32 @@ T = cel.Type
 QUANTITY_KEY = "__quantity__"
 
 
+# --- values carried as one-key maps ---
+
+
+def _constructor(parse: Any, key: str) -> Any:
+    """`quantity(s)`, `url(s)`, `cidr(s)`: check `s`, then carry it as `{key: s}`."""
+
+    def make(text: str) -> dict[str, str]:
+        parse(text)
+        return {key: text}
+
+    return make
+
+
+def _is_parsable(parse: Any) -> Any:
+    """`isQuantity(s)`, `isURL(s)`, `isIP(s)`, `isCIDR(s)`."""
+
+    def check(text: str) -> bool:
+        try:
+            parse(text)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
 # --- lists ---
 
 
@@ -115,19 +141,6 @@ def _parse_quantity(text: str) -> Fraction:
     return value * _SUFFIXES[suffix or ""]
 
 
-def _quantity(text: str) -> dict[str, str]:
-    _parse_quantity(text)
-    return {QUANTITY_KEY: text}
-
-
-def _is_quantity(text: str) -> bool:
-    try:
-        _parse_quantity(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _value(q: Any) -> Fraction:
     if isinstance(q, dict) and QUANTITY_KEY in q:
         return _parse_quantity(q[QUANTITY_KEY])
@@ -171,19 +184,6 @@ def _parse_url(text: str) -> Any:
     if not parts.scheme and not text.startswith("/"):
         raise ValueError(f"URL parse error during conversion from string: parse {text!r}: invalid URI for request")
     return parts
-
-
-def _url(text: str) -> dict[str, str]:
-    _parse_url(text)
-    return {URL_KEY: text}
-
-
-def _is_url(text: str) -> bool:
-    try:
-        _parse_url(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _url_parts(u: Any) -> Any:
@@ -251,17 +251,6 @@ _ip_of = _holds(_parse_ip, IP_KEY)
 _cidr_of = _holds(_parse_cidr, CIDR_KEY)
 
 
-def _is_parsable(parse: Any) -> Any:
-    def check(text: str) -> bool:
-        try:
-            parse(text)
-        except ValueError:
-            return False
-        return True
-
-    return check
-
-
 def _contains_ip(c: Any, ip: Any) -> bool:
     address = _parse_ip(ip) if isinstance(ip, str) else _ip_of(ip)
     return address in _cidr_of(c)
@@ -303,8 +292,13 @@ def kubernetes_library() -> cel.CelExtension:
                 ),
             ],
         ),
-        cel.FunctionDecl("quantity", [cel.Overload("k8s_quantity", T.DYN, [T.STRING], impl=_quantity)]),
-        cel.FunctionDecl("isQuantity", [cel.Overload("k8s_is_quantity", T.BOOL, [T.STRING], impl=_is_quantity)]),
+        cel.FunctionDecl(
+            "quantity",
+            [cel.Overload("k8s_quantity", T.DYN, [T.STRING], impl=_constructor(_parse_quantity, QUANTITY_KEY))],
+        ),
+        cel.FunctionDecl(
+            "isQuantity", [cel.Overload("k8s_is_quantity", T.BOOL, [T.STRING], impl=_is_parsable(_parse_quantity))]
+        ),
         _member("compareTo", "k8s_quantity_compare_to", T.INT, [T.DYN, T.DYN], _compare),
         _member("isGreaterThan", "k8s_quantity_greater", T.BOOL, [T.DYN, T.DYN], lambda a, b: _compare(a, b) > 0),
         _member("isLessThan", "k8s_quantity_less", T.BOOL, [T.DYN, T.DYN], lambda a, b: _compare(a, b) < 0),
@@ -314,8 +308,8 @@ def kubernetes_library() -> cel.CelExtension:
         _member("asInteger", "k8s_quantity_as_integer", T.INT, [T.DYN], _as_integer),
         _member("asApproximateFloat", "k8s_quantity_as_float", T.DOUBLE, [T.DYN], lambda q: float(_value(q))),
         _member("sign", "k8s_quantity_sign", T.INT, [T.DYN], _sign),
-        cel.FunctionDecl("url", [cel.Overload("k8s_url", T.DYN, [T.STRING], impl=_url)]),
-        cel.FunctionDecl("isURL", [cel.Overload("k8s_is_url", T.BOOL, [T.STRING], impl=_is_url)]),
+        cel.FunctionDecl("url", [cel.Overload("k8s_url", T.DYN, [T.STRING], impl=_constructor(_parse_url, URL_KEY))]),
+        cel.FunctionDecl("isURL", [cel.Overload("k8s_is_url", T.BOOL, [T.STRING], impl=_is_parsable(_parse_url))]),
         _member("getScheme", "k8s_url_scheme", T.STRING, [T.DYN], lambda u: _url_parts(u).scheme),
         _member("getHost", "k8s_url_host", T.STRING, [T.DYN], lambda u: _url_parts(u).netloc.rpartition("@")[2]),
         _member("getHostname", "k8s_url_hostname", T.STRING, [T.DYN], _hostname),
@@ -326,7 +320,7 @@ def kubernetes_library() -> cel.CelExtension:
         cel.FunctionDecl("isIP", [cel.Overload("k8s_is_ip", T.BOOL, [T.STRING], impl=_is_parsable(_parse_ip))]),
         cel.FunctionDecl(
             "cidr",
-            [cel.Overload("k8s_cidr", T.DYN, [T.STRING], impl=lambda t: (_parse_cidr(t), {CIDR_KEY: t})[1])],
+            [cel.Overload("k8s_cidr", T.DYN, [T.STRING], impl=_constructor(_parse_cidr, CIDR_KEY))],
         ),
         cel.FunctionDecl("isCIDR", [cel.Overload("k8s_is_cidr", T.BOOL, [T.STRING], impl=_is_parsable(_parse_cidr))]),
         _member("family", "k8s_ip_family", T.INT, [T.DYN], lambda i: _ip_of(i).version),
