@@ -24,7 +24,11 @@ STDIN = "-"
 _JSON_SPACE = re.compile(r"[ \t\r\n]*")
 
 
-class _ManifestLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (about 7 times faster on templates); the resolvers below are Python's either way.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _ManifestLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """SafeLoader whose plain scalars resolve as in Kubernetes' go-yaml: timestamps, `1:20` (base 60) and `=`
     stay strings, and `1e3` is a number."""
 
