@@ -10,8 +10,8 @@
   held a quote or a backslash. A `sprintf` with a literal format and a literal argument list is therefore
   written as a `concat` of the format's pieces and the arguments as strings (`__gk_str`), which joins both
   forms right; verbs other than `%v`, `%s` and `%q` stay one-verb `sprintf`s of their own.
-- rego-cpp's `sprintf` has no `%q`: a `%q` of a literal format becomes `%v` of `__gk_quote(x)`, the string in
-  double quotes with JSON's escapes (Go's for plain text).
+- rego-cpp's `sprintf` has no `%q`: in a format rewritten to concat, `x` of a `%q` becomes `__gk_quote(x)`, the
+  string in double quotes with JSON's escapes (Go's for plain text). (`%q` with flags, `%-8q`, is not covered.)
 - rego-cpp's `sort` of a set returns a set; OPA returns a sorted array. `sort` calls go to `__gk_sort`, which
   sorts an array made of the set.
 - A comprehension head that is more than a term (`[lower(xs[i]) | ...]`) is moved into the body, as OPA does:
@@ -174,24 +174,6 @@ def map_bottom_up(node: Any, change: Callable[[Node], Node]) -> Any:
 _VERB = re.compile(r"%(%|[-+# 0]*(?:\d+|\*)?(?:\.(?:\d+|\*))?([a-zA-Z]))")
 
 
-def _quote_verbs(node: Call) -> Call:
-    """`sprintf("%q", [x])` -> `sprintf("%v", [__gk_quote(x)])`: rego-cpp has no `%q` (Go's quoted string)."""
-    fmt, args = node.args
-    if not (isinstance(fmt, String) and isinstance(args, Array) and "%q" in fmt.value) or "*" in fmt.value:
-        return node
-    verbs = [m.group(2) for m in _VERB.finditer(fmt.value) if m.group(1) != "%"]
-    if len(verbs) != len(args.items):
-        return node
-    items = tuple(
-        Call(name=(QUOTE_FUNCTION,), args=(item,)) if verb == "q" else item
-        for verb, item in zip(verbs, args.items, strict=True)
-    )
-    text = _VERB.sub(lambda m: m.group(0)[:-1] + "v" if m.group(2) == "q" else m.group(0), fmt.value)
-    return dataclasses.replace(
-        node, args=(dataclasses.replace(fmt, value=text), dataclasses.replace(args, items=items))
-    )
-
-
 STRING_FUNCTION = "__gk_str"
 
 
@@ -245,7 +227,6 @@ def _with_formatting(rule: Rule) -> Rule:
 def _format_args(node: Node) -> Node:
     """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`."""
     if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
-        node = _quote_verbs(node)
         items = tuple(
             item
             if isinstance(item, SCALARS) or (isinstance(item, Call) and item.name == (FORMAT_FUNCTION,))
