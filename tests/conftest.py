@@ -101,6 +101,14 @@ def admission_review(
     operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None, **request: Any
 ) -> dict[str, Any]:
     """An admission.k8s.io/v1 AdmissionReview for `obj` (and `old`), with extra request fields."""
+    req = admission_request(operation, obj, old, **request)
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+
+
+def admission_request(
+    operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None, **request: Any
+) -> dict[str, Any]:
+    """An AdmissionRequest for `obj` (and `old`); `request` overrides or adds fields."""
     subject = obj or old or {}
     meta = subject.get("metadata", {})
     group, _, version = subject.get("apiVersion", "v1").rpartition("/")
@@ -116,7 +124,7 @@ def admission_review(
         "oldObject": old,
     }
     req.update(request)
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+    return req
 
 
 def exec_review(

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from conftest import admission_request
 
 from gatekeeper_py.errors import ReviewError
 from gatekeeper_py.review import (
@@ -35,23 +36,13 @@ def config_map(name: str = "settings", namespace: str = "shop", **data: str) -> 
     }
 
 
+BOB = {"username": "bob", "uid": "u-1", "groups": ["devs", "system:authenticated"]}
+
+
 def request(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None, **extra: Any) -> dict:
-    subject = obj or old or {}
-    meta = subject.get("metadata", {})
-    group, _, version = subject.get("apiVersion", "").rpartition("/")
-    req: dict[str, Any] = {
-        "uid": "4b1d5a2e-0000-4000-8000-000000000001",
-        "kind": {"group": group, "version": version, "kind": subject.get("kind", "")},
-        "resource": {"group": group, "version": version, "resource": subject.get("kind", "").lower() + "s"},
-        "name": meta.get("name", ""),
-        "namespace": meta.get("namespace", ""),
-        "operation": operation,
-        "userInfo": {"username": "bob", "uid": "u-1", "groups": ["devs", "system:authenticated"]},
-        "object": obj,
-        "oldObject": old,
-    }
-    req.update(extra)
-    return req
+    return admission_request(
+        operation, obj, old, **{"uid": "4b1d5a2e-0000-4000-8000-000000000001", "userInfo": copy.deepcopy(BOB), **extra}
+    )
 
 
 # --- audit / gator shape ---
