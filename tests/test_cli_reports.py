@@ -216,4 +216,11 @@ def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -
     with terminal.progress(10, "reviewing") as advance:
         for _ in range(10):
             advance()
+    with terminal.progress_bars("reviewing") as bars:
+        assert bars is not None
+        step = bars(3)
+        for _ in range(3):
+            step()
+    with terminal.progress_bars("reviewing", enabled=False) as none:
+        assert none is None  # machine output: no bar at all
     assert capsys.readouterr().err == ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -82,11 +81,10 @@ def test_command(
     Exit 1 when any result denies (or warns, with --fail-on-warn), 2 on bad input, 0 otherwise.
     """
     from .gator_test import exit_code, human_lines, render, run_test
-    from .terminal import progress, write_lines
+    from .terminal import progress_bars, write_lines
 
-    with_bar = (lambda total: stack.enter_context(progress(total, "reviewing"))) if output == TestOutput.human else None
-    with ExitStack() as stack:
-        run = run_test(_inputs(filename), engine.value, with_bar)
+    with progress_bars("reviewing", output == TestOutput.human) as bars:
+        run = run_test(_inputs(filename), engine.value, bars)
     results = [(d, r) for d, r in run.results if not deny_only or "deny" in r.actions]
     if output == TestOutput.human:
         write_lines(human_lines(results))
@@ -116,11 +114,10 @@ def verify_command(
     Exit 1 when a case fails or errors, 2 on bad input, 0 otherwise.
     """
     from .gator_verify import human_lines, render_json, render_junit_report, run_verify, verify_exit_code
-    from .terminal import progress, write_lines
+    from .terminal import progress_bars, write_lines
 
-    with ExitStack() as stack:
-        with_bar = lambda total: stack.enter_context(progress(total, "suites"))  # noqa: E731
-        results, errors = run_verify(paths, run, engine.value, with_bar if output == VerifyOutput.human else None)
+    with progress_bars("suites", output == VerifyOutput.human) as bars:
+        results, errors = run_verify(paths, run, engine.value, bars)
     if output == VerifyOutput.json:
         sys.stdout.write(render_json(results))
     elif output == VerifyOutput.junit:
@@ -201,7 +198,7 @@ def audit_command(
     from .audit_cmd import audits_of, render_json, render_policy_reports, run_audit, table_lines
     from .gator_test import TestRun, exit_code
     from .output import error_line
-    from .terminal import progress, write_lines
+    from .terminal import progress_bars, write_lines
 
     run = TestRun()
     docs, load_errors = load_all(filename) if filename else ([], [])
@@ -218,9 +215,8 @@ def audit_command(
     elif not filename:
         error_line("nothing to audit: give -f PATH or --cluster")
         raise typer.Exit(2)
-    with ExitStack() as stack:
-        with_bar = lambda total: stack.enter_context(progress(total, "auditing"))  # noqa: E731
-        run = run_audit(docs, engine.value, workers, with_bar if output == AuditOutput.table else None, run=run)
+    with progress_bars("auditing", output == AuditOutput.table) as bars:
+        run = run_audit(docs, engine.value, workers, bars, run=run)
     audits = audits_of(run, limit)
     if output == AuditOutput.json:
         sys.stdout.write(render_json(audits))

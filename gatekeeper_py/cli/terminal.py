@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -43,3 +43,14 @@ def progress(total: int, description: str) -> Iterator[Callable[[], None]]:
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)
+
+
+@contextmanager
+def progress_bars(description: str, enabled: bool = True) -> Iterator[Callable[[int], Callable[[], None]] | None]:
+    """For a command's run: the function that opens a progress bar for `total` steps (and closes it when the
+    block ends), or None when the output is not for people."""
+    if not enabled:
+        yield None
+        return
+    with ExitStack() as stack:
+        yield lambda total: stack.enter_context(progress(total, description))
