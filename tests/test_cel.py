@@ -10,7 +10,8 @@ import pytest
 from conftest import admission_review, constraint, namespace, pod, template
 
 from gatekeeper_py import Client, TemplateError
-from gatekeeper_py.drivers.cel.presence import presence_as_cel_go
+from gatekeeper_py.drivers.cel import CelDriver
+from gatekeeper_py.drivers.cel.rewrite import bind_variables, presence_as_cel_go
 from gatekeeper_py.enforcement import GATOR
 from gatekeeper_py.review import review_object
 
@@ -365,3 +366,65 @@ def test_many_null_values_do_not_exhaust_the_interpreter() -> None:
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert (run.returncode, run.stdout) == (0, "done\n"), run.stderr[-500:]
+
+
+# --- evaluation in one call, variables bound inside ---
+def test_a_constraint_without_errors_is_evaluated_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Conditions, validations and messageExpressions with their variables read bound, never one by one."""
+
+    def one_by_one(*_: Any) -> list[str]:
+        raise AssertionError("evaluated variable by variable")
+
+    monkeypatch.setattr(CelDriver, "_messages", one_by_one)
+    tmpl = cel_template(
+        "K8sCelOneCall",
+        schema=LABELS_SCHEMA,
+        matchConditions=[{"name": "pods", "expression": "has(variables.missing) && object.kind == 'Pod'"}],
+        variables=REQUIRED_LABELS["spec"]["targets"][0]["code"][0]["source"]["variables"]
+        + [{"name": "words", "expression": "{'a': 'x', 'b': ['y']}"}],
+        validations=REQUIRED_LABELS["spec"]["targets"][0]["code"][0]["source"]["validations"]
+        + [{"expression": "variables.words.a == 'x' && size(variables.words.b) == 1", "message": "typed as dyn"}],
+    )
+    labelled = pod("p", labels={"team": "a"})
+    assert messages(tmpl, labelled, parameters={"labels": ["team", "tier", "app"]}) == ["missing labels: tier, app"]
+    assert messages(tmpl, labelled, parameters={"labels": ["team"]}) == []
+
+
+def test_evaluation_errors_and_deep_templates_fall_back_to_variables_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    lazy = CelDriver._messages
+
+    def counted(self: CelDriver, program: Any, inputs: dict[str, Any]) -> list[str]:
+        calls.append(program.source.validations[0].expression)
+        return lazy(self, program, inputs)
+
+    monkeypatch.setattr(CelDriver, "_messages", counted)
+    # An error in one call: evaluated again lazily, which words it as Kubernetes does.
+    tmpl = cel_template(
+        "K8sCelFallback",
+        variables=[{"name": "bad", "expression": "object.spec.nothing"}],
+        validations=[{"expression": "variables.bad == 1", "message": "uses it"}],
+    )
+    [found] = messages(tmpl, pod("p"))
+    assert found.startswith("expression 'variables.bad == 1' resulted in error: ") and calls == ["variables.bad == 1"]
+    # Forty chained variables are too deep for cel-cpp's parser once bound: the template runs lazily, rightly.
+    chain = [{"name": "v0", "expression": "size(object.metadata.name)"}]
+    chain += [{"name": f"v{i}", "expression": f"variables.v{i - 1} + 1"} for i in range(1, 40)]
+    deep = cel_template("K8sCelDeep", variables=chain, validations=[{"expression": "variables.v39 < 40"}])
+    assert messages(deep, pod("p")) == ["failed expression: variables.v39 < 40"]
+    assert calls[1:] == ["variables.v39 < 40"]
+
+
+def test_bind_variables_binds_only_what_is_read_in_order() -> None:
+    variables = [("a", "object.x"), ("b", "variables.a + 1"), ("c", "'variables.b'"), ("d", "has(variables.a)")]
+    assert bind_variables("variables.b > 2 && variables.d", variables) == (
+        "cel.bind(gatekeeper_internal_a, dyn(object.x), "
+        "cel.bind(gatekeeper_internal_b, dyn(gatekeeper_internal_a + 1), "
+        "cel.bind(gatekeeper_internal_d, dyn(true), "
+        "gatekeeper_internal_b > 2 && gatekeeper_internal_d)))"
+    )
+    assert bind_variables("variables.c == 'variables.a' && variables.zz", variables) == (
+        "cel.bind(gatekeeper_internal_c, dyn('variables.b'), gatekeeper_internal_c == 'variables.a' && variables.zz)"
+    )

@@ -7,23 +7,29 @@ no result; an error: the failure policy decides); then each validation that is n
 message from `messageExpression`, else `message`, else `failed expression: <expression>`. An evaluation error
 gives a result carrying the error under `failurePolicy: Fail` and nothing under `Ignore`. Results carry no
 details. Every expression is compiled once, when the template is added.
+
+A constraint is first evaluated in one call: the match conditions and validations as one list, with the variables
+they read bound inside it (rewrite.py), against its inputs converted to CEL once; then the messageExpression of each
+failed validation, likewise. Only when something fails to evaluate there is the constraint evaluated again with
+its variables one by one, lazily, which also words the errors as Kubernetes does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_strings
+from cel_expr_python.ext import ext_bindings, ext_strings
 
 from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
 from ..base import Violation
 from .library import kubernetes_library
-from .presence import presence_as_cel_go
+from .rewrite import bind_variables, presence_as_cel_go
 from .source import FAIL, CelSource, SourceError, Validation, parse_source
 
 CEL_ENGINE = "K8sNativeValidation"
@@ -46,7 +52,7 @@ def _environment(with_params: bool) -> cel.Env:
     names = (*_INPUTS, "params") if with_params else _INPUTS
     return cel.NewEnv(
         variables=dict.fromkeys(names, cel.Type.DYN),
-        extensions=[ext_strings.ExtStrings(version=2), kubernetes_library()],
+        extensions=[ext_strings.ExtStrings(version=2), ext_bindings.ExtBindings(), kubernetes_library()],
     )
 
 
@@ -95,11 +101,23 @@ class _Compiled:
 
 
 @dataclass(frozen=True)
+class _OneCall:
+    """A template's match conditions and validations evaluated in one call, as one list of their values (in
+    that order; or in a few calls, lists to be joined), and each validation's messageExpression, all with their
+    variables bound inside."""
+
+    checks: tuple[Any, ...]
+    condition_count: int
+    messages: tuple[Any | None, ...]
+
+
+@dataclass(frozen=True)
 class _Program:
     source: CelSource
     variables: tuple[tuple[str, _Compiled], ...]
     conditions: tuple[tuple[str, _Compiled], ...]
     validations: tuple[tuple[Validation, _Compiled, _Compiled | None], ...]
+    one_call: _OneCall | None
 
 
 class CelDriver:
@@ -155,7 +173,37 @@ class CelDriver:
             )
             for i, v in enumerate(source.validations)
         )
-        self._programs[template.kind] = _Program(source, variables, conditions, validations)
+        one_call = self._one_call(source)
+        self._programs[template.kind] = _Program(source, variables, conditions, validations, one_call)
+
+    def _one_call(self, source: CelSource) -> _OneCall | None:
+        """The source compiled for `_OneCall`; None when cel-cpp refuses it so (too deeply nested with its
+        variables bound), then the template always runs with its variables one by one."""
+        variables = [(name, presence_as_cel_go(expr)) for name, expr in BUILTIN_VARIABLES]
+        variables += [(v.name, presence_as_cel_go(v.expression)) for v in source.variables]
+        checks = [c.expression for c in source.match_conditions] + [v.expression for v in source.validations]
+
+        def listed(group: list[str]) -> Any:
+            listed = "[" + ", ".join(map(presence_as_cel_go, group)) + "]"
+            return self._with_params.compile(bind_variables(listed, variables))
+
+        try:
+            try:
+                groups: tuple[Any, ...] = (listed(checks),)
+            except RuntimeError:  # too deep with every variable bound around it: one call per check
+                groups = tuple(listed([check]) for check in checks)
+            return _OneCall(
+                groups,
+                len(source.match_conditions),
+                tuple(
+                    self._with_params.compile(bind_variables(presence_as_cel_go(v.message_expression), variables))
+                    if v.message_expression
+                    else None
+                    for v in source.validations
+                ),
+            )
+        except RuntimeError:
+            return None
 
     def remove_template(self, kind: str) -> None:
         self._programs.pop(kind, None)
@@ -175,9 +223,35 @@ class CelDriver:
         }
         violations: list[Violation] = []
         for constraint in constraints:
-            messages = self._messages(program, {**inputs, "params": constraint.obj})
+            constraint_inputs = {**inputs, "params": constraint.obj}
+            messages = self._one_call_messages(program, constraint_inputs) if program.one_call else None
+            if messages is None:
+                messages = self._messages(program, constraint_inputs)
             violations += [Violation(constraint, message, details=None) for message in messages]
         return violations
+
+    def _one_call_messages(self, program: _Program, inputs: dict[str, Any]) -> list[str] | None:
+        """The messages of one constraint evaluated through `_OneCall`; None when something fails to evaluate."""
+        one_call = program.one_call
+        assert one_call is not None
+        activation = self._with_params.Activation(data=inputs | {"variables": {}})
+        values: list[bool | None] = []
+        for group in one_call.checks:
+            listed = group.eval(activation)
+            if listed.type() == cel.Type.ERROR:
+                return None
+            values += [value.value() if value.type() == cel.Type.BOOL else None for value in listed.value()]
+        if any(value is False for value in values[: one_call.condition_count]):
+            return []
+        messages = []
+        for i, value in enumerate(values[one_call.condition_count :]):
+            if value is True:
+                continue
+            message_expression = one_call.messages[i]
+            text = message_expression.eval(activation) if message_expression is not None else None
+            failed = text is None or text.type() == cel.Type.ERROR
+            messages.append(_message(program.source.validations[i], None if failed else _to_python(text)))
+        return messages
 
     def _messages(self, program: _Program, inputs: dict[str, Any]) -> list[str]:
         """The message of every failed validation for one constraint (or of the error that stopped it)."""
@@ -202,7 +276,11 @@ class CelDriver:
                 if fail:
                     messages.append(str(exc))
                 continue
-            messages.append(self._message(validation, message_expression, data, broken))
+            text = None
+            if message_expression is not None:
+                with contextlib.suppress(_EvalError):
+                    text = self._run(message_expression, data, broken)
+            messages.append(_message(validation, text))
         return messages
 
     def _variables(self, program: _Program, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -234,16 +312,12 @@ class CelDriver:
                 ) from None
             raise
 
-    def _message(
-        self, validation: Validation, message_expression: _Compiled | None, data: dict[str, Any], broken: dict[str, str]
-    ) -> str:
-        if message_expression is not None:
-            try:
-                text = self._run(message_expression, data, broken)
-            except _EvalError:
-                text = None
-            if isinstance(text, str) and text.strip() and "\n" not in text and len(text) <= MAX_MESSAGE_LENGTH:
-                return text
-        if validation.message.strip():
-            return validation.message.strip()
-        return f"failed expression: {validation.expression.strip()}"
+
+def _message(validation: Validation, text: Any) -> str:
+    """A failed validation's message: the messageExpression's value `text` when it is a usable one (None when
+    there is none, or it failed), else `message`, else the expression."""
+    if isinstance(text, str) and text.strip() and "\n" not in text and len(text) <= MAX_MESSAGE_LENGTH:
+        return text
+    if validation.message.strip():
+        return validation.message.strip()
+    return f"failed expression: {validation.expression.strip()}"

@@ -1,0 +1,84 @@
+"""Rewrites of a CEL expression's text before it is compiled; string literals are never touched.
+
+Presence tests as Kubernetes' CEL (cel-go) evaluates them on JSON objects: a `has()` on something that is not
+a map (null, a string, a number) is false in cel-go, while cel-cpp, following the CEL specification, reports an
+error. Gatekeeper's templates rely on cel-go's reading (for example `has(variables.params.exemptImages)` when
+the constraint has no parameters, so `variables.params` is null). So each `has(e.f)` whose `e` is a dotted name
+is written `(type(e) == map && has(e.f))`. A missing key along `e` stays an error, as in cel-go.
+
+Template variables bound inside the expressions that read them (`cel.bind`), so an expression evaluates with its
+variables in one call, against inputs converted to CEL once, instead of each variable's value passing through
+Python. A binding is evaluated eagerly where Kubernetes evaluates a variable lazily; the two differ only when a
+variable fails to evaluate, and then the driver evaluates again the lazy way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+_STRING = re.compile(
+    r"""[rR]?(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""",
+    re.DOTALL,
+)
+_HAS = re.compile(r"(?<![\w.])has\(\s*([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)\s*\.\s*([A-Za-z_]\w*)\s*\)")
+_VARIABLE = re.compile(r"(?<![\w.])variables\s*\.\s*([A-Za-z_]\w*)")
+_HAS_VARIABLE = re.compile(r"(?<![\w.])has\(\s*variables\s*\.\s*([A-Za-z_]\w*)\s*\)")
+BOUND_PREFIX = "gatekeeper_internal_"
+"""Names bound to variables; Gatekeeper refuses variable names with this prefix, so they cannot clash."""
+
+
+def _outside_literals(expression: str, rewrite: Callable[[str], str]) -> str:
+    out, pos = [], 0
+    for literal in _STRING.finditer(expression):
+        out.append(rewrite(expression[pos : literal.start()]))
+        out.append(literal.group(0))
+        pos = literal.end()
+    out.append(rewrite(expression[pos:]))
+    return "".join(out)
+
+
+def _guarded(found: re.Match[str]) -> str:
+    holder = ".".join(part.strip() for part in found.group(1).split("."))
+    return f"(type({holder}) == map && has({holder}.{found.group(2)}))"
+
+
+def presence_as_cel_go(expression: str) -> str:
+    """The expression with every `has(e.f)` of a dotted `e` guarded by `type(e) == map`."""
+    return _outside_literals(expression, lambda code: _HAS.sub(_guarded, code))
+
+
+def bind_variables(expression: str, variables: Sequence[tuple[str, str]]) -> str:
+    """The expression with the template variables it reads, directly or through other variables, bound before it
+    with `cel.bind` (in their order; as `dyn`, typed as variables are), and each `variables.<name>` read as the
+    bound name. `variables` are the (name, expression) pairs in order, presence-rewritten; reads of names not
+    among them are left as they are."""
+    known = {name for name, _ in variables}
+
+    def renamed(text: str) -> tuple[str, set[str]]:
+        read: set[str] = set()
+
+        def declared(found: re.Match[str]) -> str:  # `has(<bound name>)` is not CEL
+            return "true" if found.group(1) in known else found.group(0)
+
+        def replace(found: re.Match[str]) -> str:
+            if found.group(1) not in known:
+                return found.group(0)
+            read.add(found.group(1))
+            return BOUND_PREFIX + found.group(1)
+
+        def rewrite(code: str) -> str:
+            return _VARIABLE.sub(replace, _HAS_VARIABLE.sub(declared, code))
+
+        return _outside_literals(text, rewrite), read
+
+    body, needed = renamed(expression)
+    bindings = []
+    for name, text in reversed(variables):  # a variable reads only earlier ones
+        if name in needed:
+            init, read = renamed(text)
+            needed |= read
+            bindings.append((name, init))
+    for name, init in bindings:
+        body = f"cel.bind({BOUND_PREFIX}{name}, dyn({init}), {body})"
+    return body
