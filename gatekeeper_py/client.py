@@ -242,23 +242,22 @@ class Client:
         violating = review.object or review.old_object
 
         results: list[Result] = []
+        matched: dict[Driver, dict[str, list[Constraint]]] = {}
         for kind in sorted(self._constraints):
             template = self._templates[kind]
             if point == WEBHOOK and not template.runs_on(review.operation):
                 continue
-            matched: list[Constraint] = []
             for _, constraint in sorted(self._constraints[kind].items()):
                 if constraint.actions_at(point) is None:
                     continue  # scoped, with no action at this enforcement point
                 try:
                     if review_matches(constraint.match, review, match_ns):
-                        matched.append(constraint)
+                        matched.setdefault(self._template_driver[kind], {}).setdefault(kind, []).append(constraint)
                 except MatchError as exc:
                     autoreject = Violation(constraint, AUTOREJECT_PREFIX + exc.reason, details=None)
                     results.append(_result(autoreject, point, violating))
-            if matched:
-                violations = self._template_driver[kind].query(kind, matched, document)
-                results += [_result(v, point, violating) for v in violations]
+        for driver, constraints in matched.items():
+            results += [_result(v, point, violating) for v in driver.query(constraints, document)]
         return results
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ from conftest import admission_review, constraint, namespace, pod, template
 
 from gatekeeper_py import Client, ConstraintError, ReviewError, TemplateError
 from gatekeeper_py.drivers.base import Violation
+from gatekeeper_py.drivers.rego.engine import Runner
 from gatekeeper_py.enforcement import AUDIT, GATOR, WEBHOOK
 from gatekeeper_py.loader import Document
 from gatekeeper_py.model import Constraint, ConstraintTemplate
@@ -173,7 +174,8 @@ def test_constraints_that_do_not_match_are_never_evaluated() -> None:
         def remove_template(self, kind: str) -> None: ...
         def set_inventory(self, inventory: dict[str, Any]) -> None: ...
 
-        def query(self, kind: str, constraints: Sequence[Constraint], review: dict[str, Any]) -> list[Violation]:
+        def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
+            constraints = [c for kind in matched for c in matched[kind]]
             seen.append([c.name for c in constraints])
             return [Violation(c, f"from {c.name}") for c in constraints]
 
@@ -433,3 +435,42 @@ def test_rego_v0_templates_run_as_gatekeeper_runs_them() -> None:
         ("container <a> uses a disallowed tag <latest>", {"image": "nginx"}),
         ("container <c> uses a disallowed tag <dev>", {"image": "tools:dev"}),
     ]
+
+
+def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each constraint still sees its own parameters, through helper rules and functions alike."""
+    inputs: list[str] = []
+    set_input = Runner.set_input
+
+    def recorded(self: Runner, input_json: str) -> Any:
+        inputs.append(input_json)
+        return set_input(self, input_json)
+
+    monkeypatch.setattr(Runner, "set_input", recorded)
+    labels = (
+        "package labels\n"
+        "required := {l | some l in input.parameters.labels}\n"
+        'suffix(l) := concat("", [l, input.parameters.suffix])\n'
+        'violation contains {"msg": suffix(l)} if { some l in required; not input.review.object.metadata.labels[l] }\n'
+    )
+    broken = (
+        "package broken\nx := 1 if { true }\nx := 2 if { true }\n"
+        'violation contains {"msg": "x"} if { x > input.parameters.n }\n'
+    )
+    client = Client()
+    open_schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    client.add_template(template("K8sLabels", labels, schema=open_schema))
+    client.add_template(template("K8sBroken", broken, schema=open_schema))
+    client.add_template(template("K8sAlways", ALWAYS, schema=MSG_SCHEMA))
+    client.add_constraint(constraint("K8sLabels", "a", parameters={"labels": ["x", "y"], "suffix": "-a"}))
+    client.add_constraint(constraint("K8sLabels", "b", parameters={"labels": ["y", "z"], "suffix": "-b"}))
+    client.add_constraint(constraint("K8sLabels", "c", parameters={"labels": ["x"], "suffix": "-c"}))
+    client.add_constraint(constraint("K8sBroken", "e", parameters={"n": 1}))
+    client.add_constraint(constraint("K8sAlways", "m", parameters={"msg": "always"}))
+    found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p", labels={"x": "1"})))
+    assert len(inputs) == 1
+    assert [f for f in found if f[0] != "e"] == [("a", "y-a"), ("b", "y-b"), ("b", "z-b"), ("m", "always")]
+    [(_, error)] = [f for f in found if f[0] == "e"]
+    assert "multiple outputs" in error

@@ -6,7 +6,7 @@ passes it only the constraints that already matched the review.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,5 +34,6 @@ class Driver(Protocol):
     def set_inventory(self, inventory: dict[str, Any]) -> None:
         """The referential data templates read as `data.inventory`."""
 
-    def query(self, kind: str, constraints: Sequence[Constraint], review: dict[str, Any]) -> list[Violation]:
-        """Evaluate template `kind` for each of `constraints` against the `input.review` document."""
+    def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
+        """Evaluate, against the `input.review` document, each template kind of `matched` for each of its
+        constraints (all that matched the review among the templates this driver runs)."""

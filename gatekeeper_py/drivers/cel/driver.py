@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,8 +211,7 @@ class CelDriver:
     def set_inventory(self, inventory: dict[str, Any]) -> None:
         """CEL templates cannot read the inventory (as in Gatekeeper)."""
 
-    def query(self, kind: str, constraints: Sequence[Constraint], review: dict[str, Any]) -> list[Violation]:
-        program = self._programs[kind]
+    def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
         request = {k: v for k, v in review.items() if k not in ("object", "oldObject", "namespaceObject")}
         operation_is_delete = review.get("operation") == "DELETE"
         inputs = {
@@ -222,12 +221,14 @@ class CelDriver:
             "namespaceObject": review.get("namespaceObject"),
         }
         violations: list[Violation] = []
-        for constraint in constraints:
-            constraint_inputs = {**inputs, "params": constraint.obj}
-            messages = self._one_call_messages(program, constraint_inputs) if program.one_call else None
-            if messages is None:
-                messages = self._messages(program, constraint_inputs)
-            violations += [Violation(constraint, message, details=None) for message in messages]
+        for kind, constraints in matched.items():
+            program = self._programs[kind]
+            for constraint in constraints:
+                constraint_inputs = {**inputs, "params": constraint.obj}
+                messages = self._one_call_messages(program, constraint_inputs) if program.one_call else None
+                if messages is None:
+                    messages = self._messages(program, constraint_inputs)
+                violations += [Violation(constraint, message, details=None) for message in messages]
         return violations
 
     def _one_call_messages(self, program: _Program, inputs: dict[str, Any]) -> list[str] | None:

@@ -3,12 +3,16 @@
 Each module of a template (Rego v0 or v1) is parsed, checked against Gatekeeper's rules (checks.py),
 rewritten (rewrite.py) and emitted again as the Rego v1 rego-cpp reads right (emit.py). Each template gets its
 own bundle, so templates with the same package, or libs of the same name, never meet.
+
+A review sets rego-cpp's input once: `input.review` and, per template kind, the parameters of each matched
+constraint. Each bundle has a hook module whose entrypoint evaluates the template's `violation` once per
+constraint, `with input.parameters` bound to that constraint's, so one query answers every constraint of a kind.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from regopy import Interpreter
@@ -18,12 +22,27 @@ from ...model import Constraint, ConstraintTemplate, RegoSource
 from ..base import Violation
 from .checks import check_calls, check_module, erase_prints, reads_inventory
 from .emit import emit_module
-from .engine import CompiledPolicy, EngineError, EvalError, to_engine_json
+from .engine import CompiledPolicy, EngineError, EvalError, Runner, to_engine_json
 from .parser import parse_module
 from .rewrite import first_with, rewrite_module, with_helpers
 from .syntax import Module, RegoSyntaxError
 
 ENGINE = "Rego"
+PARAMETERS_KEY = "gatekeeper_py_parameters"
+"""The input's key holding, per template kind, the parameters of each constraint under review."""
+HOOK_MODULE = "gatekeeper_py_hook.rego"
+HOOK_ENTRYPOINT = "gatekeeper_py_hook/violations"
+
+
+def hook_module(kind: str, package: tuple[str, ...]) -> str:
+    """The hook: `violations` maps the position of each constraint's parameters to the template's `violation`
+    set for them."""
+    path = "".join(f"[{json.dumps(part)}]" for part in package)
+    return (
+        "package gatekeeper_py_hook\n\n"
+        f"violations := {{i: v | some i, p in input.{PARAMETERS_KEY}[{json.dumps(kind)}]; "
+        f"v := data{path}.violation with input.parameters as p}}\n"
+    )
 
 
 def _too_deep(module_name: str) -> TemplateError:
@@ -72,8 +91,8 @@ class _TemplateProgram:
             check_module(module, template.kind, entry=i == 0)
             check_calls(module, name, is_builtin, rego.version)
         entry = parsed[f"{template.kind}.rego"]
-        self.entrypoint = "/".join(entry.package) + "/violation"
         self.modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
+        self.modules[HOOK_MODULE] = hook_module(template.kind, entry.package)
         self.reads_inventory = any(reads_inventory(module) for module in parsed.values())
         self.policy: CompiledPolicy | None = None
         self.built_for: int = -1
@@ -81,7 +100,7 @@ class _TemplateProgram:
     def compiled(self, inventory: dict[str, Any], version: int) -> CompiledPolicy:
         if self.policy is None or (self.reads_inventory and self.built_for != version):
             data = {"inventory": inventory} if self.reads_inventory else None
-            self.policy = CompiledPolicy(self.modules, self.entrypoint, data)
+            self.policy = CompiledPolicy(self.modules, HOOK_ENTRYPOINT, data)
             self.built_for = version
         return self.policy
 
@@ -96,6 +115,7 @@ class RegoDriver:
         self._programs: dict[str, _TemplateProgram] = {}
         self._inventory: dict[str, Any] = {}
         self._inventory_version = 0
+        self._runner = Runner()
 
     def add_template(self, template: ConstraintTemplate) -> None:
         rego = template.rego
@@ -123,27 +143,32 @@ class RegoDriver:
         self._inventory = inventory
         self._inventory_version += 1
 
-    def query(self, kind: str, constraints: Sequence[Constraint], review: dict[str, Any]) -> list[Violation]:
-        program = self._programs[kind]
+    def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
+        policies: dict[str, CompiledPolicy] = {}
+        violations: list[Violation] = []
+        for kind, constraints in matched.items():
+            try:
+                policies[kind] = self._programs[kind].compiled(self._inventory, self._inventory_version)
+            except EngineError as exc:
+                message = f"template {kind} failed to compile with the current inventory: {exc}"
+                violations += [Violation(c, message) for c in constraints]
+        if not policies:
+            return violations
+        parameters = {kind: [c.parameters or {} for c in matched[kind]] for kind in policies}
         try:
-            policy = program.compiled(self._inventory, self._inventory_version)
-        except EngineError as exc:
-            return [
-                Violation(c, f"template {kind} failed to compile with the current inventory: {exc}")
-                for c in constraints
-            ]
-        try:
-            review_json = to_engine_json(review)
+            input_json = to_engine_json({"review": review, PARAMETERS_KEY: parameters})
         except ValueError as exc:
             raise ReviewError(f"the object under review cannot be encoded as JSON: {exc}") from None
-        violations: list[Violation] = []
-        for constraint in constraints:
-            params_json = to_engine_json(constraint.parameters or {})
-            value = policy.evaluate(f'{{"review":{review_json},"parameters":{params_json}}}')
-            if isinstance(value, EvalError):
-                # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
-                return [Violation(c, value.message) for c in constraints]
-            violations += _violations(kind, constraint, value)
+        with self._runner.lock:
+            rejected = self._runner.set_input(input_json)
+            for kind, policy in policies.items():
+                value = rejected or self._runner.query(policy)
+                if isinstance(value, EvalError):
+                    # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
+                    violations += [Violation(c, value.message) for c in matched[kind]]
+                    continue
+                for i, constraint in enumerate(matched[kind]):
+                    violations += _violations(kind, constraint, (value or {}).get(str(i)))
         return violations
 
 

@@ -7,7 +7,8 @@ What it avoids, each measured (../shared/docs/regopy-notes.md and tests/test_eng
   the root node's kind is checked first and errors are read from their message nodes.
 - rego-cpp keeps strings in their JSON-escaped form: input goes in as JSON text (so input strings and
   the template's string literals share that form), and each string node is JSON-decoded on the way out.
-- `with` crashes rego-cpp's compiler, so each evaluation sets the whole input instead.
+- `with` in templates crashes rego-cpp's compiler (templates using it are refused); the one `with` used
+  here, binding `input.parameters` in the driver's hook module, was tested over every template we run.
 - rego-cpp prints compile errors on stdout, which would corrupt machine output: its logging is off.
 """
 
@@ -97,7 +98,7 @@ def _first_message(sexpr: str) -> str:
 
 
 class CompiledPolicy:
-    """Modules built into one rego-cpp bundle with one entrypoint (`pkg/path/rule`)."""
+    """Modules built into one rego-cpp bundle with one entrypoint (`pkg/path/rule`), evaluated by a Runner."""
 
     def __init__(self, modules: dict[str, str], entrypoint: str, data: dict[str, Any] | None = None):
         builder = _quiet_interpreter()
@@ -112,26 +113,48 @@ class CompiledPolicy:
         if not self._bundle.ok():
             raise EngineError(f"rego-cpp could not build entrypoint {entrypoint}")
         self.entrypoint = entrypoint
-        self._runner = _quiet_interpreter()
-        self._lock = threading.Lock()  # setting the input and querying are two C calls that release the GIL
+        self._runner = Runner()
 
     def evaluate(self, input_json: str) -> Any:
         """The entrypoint's value for this input (JSON text); None when undefined; EvalError on error.
 
         Thread-safe: evaluations of one policy are serialised.
         """
-        with self._lock:
-            try:
-                self._runner.set_input_term(input_json)
-                out = rego_bundle_query_entrypoint(self._runner._impl, self._bundle._impl, self.entrypoint)
-            except (RegoError, UnicodeError) as exc:
-                return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
-            try:
-                return _read_output(rego_output_node(out))
-            except _NestedError as exc:
-                return EvalError(exc.message)
-            finally:
-                rego_free_output(out)
+        with self._runner.lock:
+            return self._runner.set_input(input_json) or self._runner.query(self)
+
+
+class Runner:
+    """A rego-cpp interpreter holding one input, which queries of any number of policies then read.
+
+    Setting the input (rego-cpp parses it into its own tree) costs more than most queries, so a review sets it
+    once for all its templates. Not thread-safe: hold `lock` from setting the input to the last query.
+    """
+
+    def __init__(self) -> None:
+        self._interpreter = _quiet_interpreter()
+        self.lock = threading.Lock()  # setting the input and querying are C calls that release the GIL
+
+    def set_input(self, input_json: str) -> EvalError | None:
+        """Set the input (JSON text); an EvalError when rego-cpp rejects it."""
+        try:
+            self._interpreter.set_input_term(input_json)
+        except (RegoError, UnicodeError) as exc:
+            return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
+        return None
+
+    def query(self, policy: CompiledPolicy) -> Any:
+        """The policy's entrypoint for the current input; None when undefined; EvalError on error."""
+        try:
+            out = rego_bundle_query_entrypoint(self._interpreter._impl, policy._bundle._impl, policy.entrypoint)
+        except (RegoError, UnicodeError) as exc:
+            return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
+        try:
+            return _read_output(rego_output_node(out))
+        except _NestedError as exc:
+            return EvalError(exc.message)
+        finally:
+            rego_free_output(out)
 
 
 def _read_output(root: Any) -> Any:
