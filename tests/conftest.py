@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,9 @@ from gatekeeper_py import Client
 from gatekeeper_py.loader import read_paths
 
 REPO = Path(__file__).resolve().parent.parent
+# Compiled templates are cached in a directory of this session's (the CLI runs it starts inherit it), never in
+# the user's cache.
+os.environ["GATEKEEPER_PY_CACHE_DIR"] = tempfile.mkdtemp(prefix="gatekeeper-py-test-cache-")
 pytest_plugins = ["fake_cluster"]  # the fake_cluster fixture
 
 

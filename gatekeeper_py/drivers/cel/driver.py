@@ -20,6 +20,7 @@ import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cel_expr_python import cel
@@ -28,6 +29,8 @@ from cel_expr_python.ext import ext_bindings, ext_strings
 from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
 from ..base import Violation
+from ..cache import default_cache_dir
+from .cache import CompiledExpressions
 from .library import kubernetes_library
 from .rewrite import bind_variables, presence_as_cel_go
 from .source import FAIL, CelSource, SourceError, Validation, parse_source
@@ -125,10 +128,13 @@ class CelDriver:
 
     engine = CEL_ENGINE
 
-    def __init__(self, default_failure_policy: str = FAIL) -> None:
+    def __init__(self, default_failure_policy: str = FAIL, cache_dir: Path | None = None) -> None:
+        """`cache_dir`: where compiled expressions are kept (cache.py); by default `default_cache_dir()`."""
         self._default_failure_policy = default_failure_policy
         self._with_params = _environment(with_params=True)
         self._plain = _environment(with_params=False)
+        self._environments = {"params": self._with_params, "plain": self._plain}
+        self._cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self._programs: dict[str, _Program] = {}
 
     def add_template(self, template: ConstraintTemplate) -> None:
@@ -137,46 +143,49 @@ class CelDriver:
                 f"{CEL_ENGINE} source: {reason}", source=template.source, obj=f"ConstraintTemplate/{template.name}"
             )
 
+        raw = template.code.get(CEL_ENGINE)
         try:
-            source = parse_source(template.code.get(CEL_ENGINE), self._default_failure_policy)
+            source = parse_source(raw, self._default_failure_policy)
         except SourceError as exc:
             raise fail(str(exc)) from None
+        expressions = CompiledExpressions(self._environments, self._cache_dir, raw)
 
-        def compiled(env: cel.Env, expression: str, where: str) -> _Compiled:
+        def compiled(environment: str, expression: str, where: str) -> _Compiled:
             try:
-                return _Compiled(expression, env.compile(presence_as_cel_go(expression)))
+                return _Compiled(expression, expressions.compile(environment, presence_as_cel_go(expression)))
             except RuntimeError as exc:
                 try:  # the error's position in the expression as written, not as rewritten
-                    env.compile(expression)
+                    self._environments[environment].compile(expression)
                     error = exc
                 except RuntimeError as original:
                     error = original
                 raise fail(f"{where}: {_compile_error(error)}") from None
 
         variables = tuple(
-            (name, compiled(self._with_params, expr, f"anyObject/params {name}")) for name, expr in BUILTIN_VARIABLES
+            (name, compiled("params", expr, f"anyObject/params {name}")) for name, expr in BUILTIN_VARIABLES
         ) + tuple(
-            (v.name, compiled(self._with_params, v.expression, f"variables[{i}].expression"))
+            (v.name, compiled("params", v.expression, f"variables[{i}].expression"))
             for i, v in enumerate(source.variables)
         )
         conditions = tuple(
-            (c.name, compiled(self._plain, c.expression, f"matchCondition[{i}].expression"))
+            (c.name, compiled("plain", c.expression, f"matchCondition[{i}].expression"))
             for i, c in enumerate(source.match_conditions)
         )
         validations = tuple(
             (
                 v,
-                compiled(self._plain, v.expression, f"validations[{i}].expression"),
-                compiled(self._plain, v.message_expression, f"validations[{i}].messageExpression")
+                compiled("plain", v.expression, f"validations[{i}].expression"),
+                compiled("plain", v.message_expression, f"validations[{i}].messageExpression")
                 if v.message_expression
                 else None,
             )
             for i, v in enumerate(source.validations)
         )
-        one_call = self._one_call(source)
+        one_call = self._one_call(source, expressions)
+        expressions.save()
         self._programs[template.kind] = _Program(source, variables, conditions, validations, one_call)
 
-    def _one_call(self, source: CelSource) -> _OneCall | None:
+    def _one_call(self, source: CelSource, expressions: CompiledExpressions) -> _OneCall | None:
         """The source compiled for `_OneCall`; None when cel-cpp refuses it so (too deeply nested with its
         variables bound), then the template always runs with its variables one by one."""
         variables = [(name, presence_as_cel_go(expr)) for name, expr in BUILTIN_VARIABLES]
@@ -185,7 +194,7 @@ class CelDriver:
 
         def listed(group: list[str]) -> Any:
             listed = "[" + ", ".join(map(presence_as_cel_go, group)) + "]"
-            return self._with_params.compile(bind_variables(listed, variables))
+            return expressions.compile("params", bind_variables(listed, variables))
 
         try:
             try:
@@ -196,7 +205,7 @@ class CelDriver:
                 groups,
                 len(source.match_conditions),
                 tuple(
-                    self._with_params.compile(bind_variables(presence_as_cel_go(v.message_expression), variables))
+                    expressions.compile("params", bind_variables(presence_as_cel_go(v.message_expression), variables))
                     if v.message_expression
                     else None
                     for v in source.validations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from regopy import Interpreter
@@ -20,6 +21,8 @@ from regopy import Interpreter
 from ...errors import ReviewError, TemplateError
 from ...model import Constraint, ConstraintTemplate, RegoSource
 from ..base import Violation
+from ..cache import default_cache_dir
+from .cache import TemplateCache, Translation
 from .checks import check_calls, check_module, erase_prints, reads_inventory
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, Runner, to_engine_json
@@ -79,28 +82,34 @@ def translate(source: str, version: str, module_name: str) -> str:
     return engine_text(parse_source(source, version, module_name), version, module_name)
 
 
-class _TemplateProgram:
-    """One template's modules, checked and compiled; rebuilt when the inventory it reads changes."""
+def translate_template(
+    template: ConstraintTemplate, rego: RegoSource, is_builtin: Callable[[str], bool]
+) -> Translation:
+    """A template's modules checked and translated, with the hook module; TemplateError when it cannot be used."""
+    sources = {f"{template.kind}.rego": rego.rego}
+    sources |= {f"{template.kind}.lib{i}.rego": lib for i, lib in enumerate(rego.libs)}
+    parsed = {name: parse_source(source, rego.version, name) for name, source in sources.items()}
+    for i, (name, module) in enumerate(parsed.items()):
+        check_module(module, template.kind, entry=i == 0)
+        check_calls(module, name, is_builtin, rego.version)
+    modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
+    modules[HOOK_MODULE] = hook_module(template.kind, parsed[f"{template.kind}.rego"].package)
+    return Translation(modules, any(reads_inventory(module) for module in parsed.values()))
 
-    def __init__(self, template: ConstraintTemplate, rego: RegoSource, is_builtin: Callable[[str], bool]):
-        self.kind = template.kind
-        sources = {f"{template.kind}.rego": rego.rego}
-        sources |= {f"{template.kind}.lib{i}.rego": lib for i, lib in enumerate(rego.libs)}
-        parsed = {name: parse_source(source, rego.version, name) for name, source in sources.items()}
-        for i, (name, module) in enumerate(parsed.items()):
-            check_module(module, template.kind, entry=i == 0)
-            check_calls(module, name, is_builtin, rego.version)
-        entry = parsed[f"{template.kind}.rego"]
-        self.modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
-        self.modules[HOOK_MODULE] = hook_module(template.kind, entry.package)
-        self.reads_inventory = any(reads_inventory(module) for module in parsed.values())
-        self.policy: CompiledPolicy | None = None
-        self.built_for: int = -1
+
+class _TemplateProgram:
+    """One template's modules, compiled; rebuilt when the inventory it reads changes."""
+
+    def __init__(self, translation: Translation, policy: CompiledPolicy | None = None):
+        self.translation = translation
+        self.policy = policy
+        self.built_for: int = -1 if policy is None else 0
 
     def compiled(self, inventory: dict[str, Any], version: int) -> CompiledPolicy:
-        if self.policy is None or (self.reads_inventory and self.built_for != version):
-            data = {"inventory": inventory} if self.reads_inventory else None
-            self.policy = CompiledPolicy(self.modules, HOOK_ENTRYPOINT, data)
+        reads_inventory = self.translation.reads_inventory
+        if self.policy is None or (reads_inventory and self.built_for != version):
+            data = {"inventory": inventory} if reads_inventory else None
+            self.policy = CompiledPolicy(self.translation.modules, HOOK_ENTRYPOINT, data)
             self.built_for = version
         return self.policy
 
@@ -110,12 +119,15 @@ class RegoDriver:
 
     engine = ENGINE
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        """`cache_dir`: where compiled templates are kept (cache.py); by default `default_cache_dir()`."""
         self._is_builtin = Interpreter().is_builtin
         self._programs: dict[str, _TemplateProgram] = {}
         self._inventory: dict[str, Any] = {}
         self._inventory_version = 0
         self._runner = Runner()
+        directory = cache_dir if cache_dir is not None else default_cache_dir()
+        self._cache = TemplateCache(directory) if directory is not None else None
 
     def add_template(self, template: ConstraintTemplate) -> None:
         rego = template.rego
@@ -124,7 +136,7 @@ class RegoDriver:
                 "the template has no Rego source", source=template.source, obj=f"ConstraintTemplate/{template.name}"
             )
         try:
-            program = _TemplateProgram(template, rego, self._is_builtin)
+            program = self._program(template, rego)
             program.compiled(self._inventory, self._inventory_version)
         except (EngineError, TemplateError, RecursionError) as exc:
             if isinstance(exc, TemplateError):
@@ -135,6 +147,21 @@ class RegoDriver:
                 reason = "invalid ConstraintTemplate: nested too deeply to compile"
             raise TemplateError(reason, source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
         self._programs[template.kind] = program
+
+    def _program(self, template: ConstraintTemplate, rego: RegoSource) -> _TemplateProgram:
+        """The template's program: from the cache when it holds it, else translated, compiled and cached."""
+        if self._cache is None:
+            return _TemplateProgram(translate_template(template, rego, self._is_builtin))
+        key = self._cache.key(template, rego)
+        cached = self._cache.get(key, HOOK_ENTRYPOINT)
+        if cached is not None and (cached.policy is not None or cached.translation.reads_inventory):
+            return _TemplateProgram(cached.translation, cached.policy)
+        program = _TemplateProgram(translate_template(template, rego, self._is_builtin))
+        if program.translation.reads_inventory:
+            self._cache.put(key, program.translation, None)
+        else:
+            self._cache.put(key, program.translation, program.compiled(self._inventory, self._inventory_version))
+        return program
 
     def remove_template(self, kind: str) -> None:
         self._programs.pop(kind, None)

@@ -18,9 +18,10 @@ import json
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from regopy import Interpreter, LogLevel, RegoError
+from regopy import Bundle, BundleFormat, Interpreter, LogLevel, RegoError
 from regopy.rego_shared import (
     NodeKind,
     rego_bundle_query_entrypoint,
@@ -107,13 +108,37 @@ class CompiledPolicy:
                 builder.add_module(name, source)
             if data is not None:
                 builder.add_data_json(to_engine_json(data))
-            self._bundle = builder.build(None, [entrypoint])
+            bundle = builder.build(None, [entrypoint])
         except RegoError as exc:
             raise compile_error(exc, modules) from None
-        if not self._bundle.ok():
+        if not bundle.ok():
             raise EngineError(f"rego-cpp could not build entrypoint {entrypoint}")
-        self.entrypoint = entrypoint
+        self._set(bundle, entrypoint)
+
+    def _set(self, bundle: Bundle, entrypoint: str) -> None:
+        self._bundle, self.entrypoint = bundle, entrypoint
         self._runner = Runner()
+
+    def save(self, path: Path) -> None:
+        """Write the bundle to `path` in rego-cpp's binary bundle format (its JSON format aborts the process on
+        our templates' bundles)."""
+        try:
+            _quiet_interpreter().save_bundle(str(path), self._bundle, BundleFormat.Binary)
+        except RegoError as exc:
+            raise EngineError(f"rego-cpp could not save bundle {path}: {_first_message(str(exc))}") from None
+
+    @classmethod
+    def load(cls, path: Path, entrypoint: str) -> CompiledPolicy:
+        """A policy from a bundle `save` wrote; EngineError when rego-cpp cannot read it."""
+        try:
+            bundle = _quiet_interpreter().load_bundle(str(path), BundleFormat.Binary)
+        except RegoError as exc:
+            raise EngineError(f"rego-cpp could not load bundle {path}: {_first_message(str(exc))}") from None
+        if not bundle.ok():
+            raise EngineError(f"rego-cpp could not load bundle {path}")
+        policy = cls.__new__(cls)
+        policy._set(bundle, entrypoint)
+        return policy
 
     def evaluate(self, input_json: str) -> Any:
         """The entrypoint's value for this input (JSON text); None when undefined; EvalError on error.
