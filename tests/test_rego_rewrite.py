@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import V1_TEMPLATES
 
+from gatekeeper_py.drivers.rego.checks import reads_parameters
 from gatekeeper_py.drivers.rego.driver import translate
 from gatekeeper_py.drivers.rego.emit import emit_module
 from gatekeeper_py.drivers.rego.engine import CompiledPolicy, EngineError, to_engine_json
@@ -415,3 +416,20 @@ r := [
 def test_sort_of_a_set_is_a_sorted_array() -> None:
     source = 'package m\nr := [sort({"b", "a"}), sort([3, 1]), sort({"b", "a"})[0], type_name(sort({1}))]\n'
     assert evaluate(source, {}) == [["a", "b"], [1, 3], "a", "array"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reads"),
+    [
+        ("input.review.object.x == 1", False),
+        ("r := input.review; r.object.x == 1", False),
+        ("input.parameters.x == 1", True),
+        ("p := input.parameters; p.x == 1", True),
+        ('object.get(input, ["parameters", "x"], 0) == 1', True),
+        ('input["parameters"].x == 1', True),
+        ("some k; input[k]", True),
+    ],
+)
+def test_reads_parameters_is_any_use_of_input_beyond_input_review(body: str, reads: bool) -> None:
+    module = parse_module(f"package m\nviolation contains 1 if {{ {body} }}\n", version="v1", filename="m.rego")
+    assert reads_parameters(module) is reads

@@ -32,6 +32,7 @@ class Translation:
 
     modules: dict[str, str]
     reads_inventory: bool
+    reads_parameters: bool
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class TemplateCache:
     def get(self, key: str, entrypoint: str) -> Entry | None:
         try:
             meta = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
-            translation = Translation(dict(meta["modules"]), bool(meta["reads_inventory"]))
+            translation = Translation(
+                dict(meta["modules"]), bool(meta["reads_inventory"]), bool(meta["reads_parameters"])
+            )
             policy = None
             if meta["bundle_sha256"]:
                 path = self.directory / f"{key}.rbb"
@@ -74,7 +77,11 @@ class TemplateCache:
                     policy.save(written)
                     checksum = hashlib.sha256(written.read_bytes()).hexdigest()
                     written.replace(self.directory / f"{key}.rbb")
-            meta = {"modules": translation.modules, "reads_inventory": translation.reads_inventory}
+            meta = {
+                "modules": translation.modules,
+                "reads_inventory": translation.reads_inventory,
+                "reads_parameters": translation.reads_parameters,
+            }
             write_atomically(self.directory / f"{key}.json", json.dumps(meta | {"bundle_sha256": checksum}).encode())
         except (OSError, EngineError):
             pass

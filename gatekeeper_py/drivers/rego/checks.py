@@ -99,3 +99,16 @@ def reads_inventory(module: Module) -> bool:
         isinstance(node, Ref) and node.head == Var(name="data") and node.parts[0] == String(value="inventory")
         for node in walk(module.rules)
     )
+
+
+def reads_parameters(module: Module) -> bool:
+    """Whether the module may read `input.parameters`: whether it uses `input` other than as `input.review...`
+    (a template that does not gives every constraint the same violations)."""
+    inputs = reviews = 0
+    for node in walk(module.rules):
+        if node == Var(name="input"):
+            inputs += 1
+        elif isinstance(node, Ref) and node.head == Var(name="input") and node.parts[:1] == (String(value="review"),):
+            reviews += 1
+    imported = any(imp.path[0] == "input" and imp.path[1:2] != ("review",) for imp in module.imports)
+    return imported or inputs != reviews

@@ -23,7 +23,7 @@ from ...model import Constraint, ConstraintTemplate, RegoSource
 from ..base import Violation
 from ..cache import default_cache_dir
 from .cache import TemplateCache, Translation
-from .checks import check_calls, check_module, erase_prints, reads_inventory
+from .checks import check_calls, check_module, erase_prints, reads_inventory, reads_parameters
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, Runner, to_engine_json
 from .parser import parse_module
@@ -94,7 +94,11 @@ def translate_template(
         check_calls(module, name, is_builtin, rego.version)
     modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
     modules[HOOK_MODULE] = hook_module(template.kind, parsed[f"{template.kind}.rego"].package)
-    return Translation(modules, any(reads_inventory(module) for module in parsed.values()))
+    return Translation(
+        modules,
+        reads_inventory=any(reads_inventory(module) for module in parsed.values()),
+        reads_parameters=any(reads_parameters(module) for module in parsed.values()),
+    )
 
 
 class _TemplateProgram:
@@ -181,11 +185,23 @@ class RegoDriver:
                 violations += [Violation(c, message) for c in constraints]
         if not policies:
             return violations
-        parameters = {kind: [c.parameters or {} for c in matched[kind]] for kind in policies}
+        # Each distinct set of parameters of a kind is evaluated once (once in all when the template reads none).
+        parameters: dict[str, list[str]] = {}
+        slots: dict[str, list[int]] = {}
+        for kind in policies:
+            reads = self._programs[kind].translation.reads_parameters
+            try:
+                encoded = [to_engine_json(c.parameters or {}) if reads else "{}" for c in matched[kind]]
+            except ValueError as exc:
+                raise ReviewError(f"the parameters of a {kind} constraint cannot be encoded as JSON: {exc}") from None
+            position = {text: i for i, text in enumerate(dict.fromkeys(encoded))}
+            parameters[kind], slots[kind] = list(position), [position[text] for text in encoded]
+        by_kind = ",".join(f"{json.dumps(kind)}:[{','.join(distinct)}]" for kind, distinct in parameters.items())
         try:
-            input_json = to_engine_json({"review": review, PARAMETERS_KEY: parameters})
+            review_json = to_engine_json(review)
         except ValueError as exc:
             raise ReviewError(f"the object under review cannot be encoded as JSON: {exc}") from None
+        input_json = f'{{"review":{review_json},"{PARAMETERS_KEY}":{{{by_kind}}}}}'
         with self._runner.lock:
             rejected = self._runner.set_input(input_json)
             for kind, policy in policies.items():
@@ -194,8 +210,8 @@ class RegoDriver:
                     # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
                     violations += [Violation(c, value.message) for c in matched[kind]]
                     continue
-                for i, constraint in enumerate(matched[kind]):
-                    violations += _violations(kind, constraint, (value or {}).get(str(i)))
+                for constraint, slot in zip(matched[kind], slots[kind], strict=True):
+                    violations += _violations(kind, constraint, (value or {}).get(str(slot)))
         return violations
 
 
