@@ -16,11 +16,11 @@ from .errors import ConstraintError, GatekeeperPyError, MatchError, TemplateErro
 from .expansion import Expander, ExpansionTemplate, implied_results, is_expansion_template, parse_expansion_template
 from .inventory import Inventory
 from .loader import Document, object_id
-from .match import review_matches
+from .match import review_matches, selected_kinds
 from .model import Constraint, ConstraintTemplate, is_constraint, is_template, parse_constraint, parse_template
 from .model.template import declared_kind
 from .results import Responses, Result, sort_results
-from .review import GENERATED, ORIGINAL, Review, build_review, review_object
+from .review import GENERATED, ORIGINAL, Review, build_review, group_version_kind, review_object
 
 AUTOREJECT_PREFIX = "unable to match constraints: "
 
@@ -63,6 +63,7 @@ class Client:
         self._templates: dict[str, ConstraintTemplate] = {}
         self._template_driver: dict[str, Driver] = {}
         self._constraints: dict[str, dict[str, Constraint]] = {}
+        self._index: _ConstraintIndex | None = None  # built when a review needs it; dropped on any change
         self.inventory = Inventory()
         self.expander = Expander()
 
@@ -115,6 +116,7 @@ class Client:
         self._templates[template.kind] = template
         self._template_driver[template.kind] = driver
         self._constraints.setdefault(template.kind, {})
+        self._index = None
         return template
 
     def _driver_for(self, template: ConstraintTemplate) -> Driver:
@@ -135,6 +137,7 @@ class Client:
             self._template_driver.pop(kind).remove_template(kind)
             del self._templates[kind]
             self._constraints.pop(kind, None)
+            self._index = None
 
     @property
     def templates(self) -> dict[str, ConstraintTemplate]:
@@ -170,10 +173,12 @@ class Client:
         elif constraint.kind not in self._templates:
             raise ConstraintError(f"no ConstraintTemplate defines kind {constraint.kind!r}", obj=constraint.name)
         self._constraints[constraint.kind][constraint.name] = constraint
+        self._index = None
         return constraint
 
     def remove_constraint(self, kind: str, name: str) -> None:
         self._constraints.get(kind, {}).pop(name, None)
+        self._index = None
 
     @property
     def constraints(self) -> list[Constraint]:
@@ -243,22 +248,49 @@ class Client:
 
         results: list[Result] = []
         matched: dict[Driver, dict[str, list[Constraint]]] = {}
-        for kind in sorted(self._constraints):
-            template = self._templates[kind]
-            if point == WEBHOOK and not template.runs_on(review.operation):
+        if self._index is None:
+            self._index = _ConstraintIndex(self.constraints)
+        for constraint in self._index.candidates(review):
+            kind = constraint.kind
+            if point == WEBHOOK and not self._templates[kind].runs_on(review.operation):
                 continue
-            for _, constraint in sorted(self._constraints[kind].items()):
-                if constraint.actions_at(point) is None:
-                    continue  # scoped, with no action at this enforcement point
-                try:
-                    if review_matches(constraint.match, review, match_ns):
-                        matched.setdefault(self._template_driver[kind], {}).setdefault(kind, []).append(constraint)
-                except MatchError as exc:
-                    autoreject = Violation(constraint, AUTOREJECT_PREFIX + exc.reason, details=None)
-                    results.append(_result(autoreject, point, violating))
+            if constraint.actions_at(point) is None:
+                continue  # scoped, with no action at this enforcement point
+            try:
+                if review_matches(constraint.match, review, match_ns):
+                    matched.setdefault(self._template_driver[kind], {}).setdefault(kind, []).append(constraint)
+            except MatchError as exc:
+                autoreject = Violation(constraint, AUTOREJECT_PREFIX + exc.reason, details=None)
+                results.append(_result(autoreject, point, violating))
         for driver, constraints in matched.items():
             results += [_result(v, point, violating) for v in driver.query(constraints, document)]
         return results
+
+
+class _ConstraintIndex:
+    """The constraints in review order (kind, then name), found by the (group, kind) of the objects under review,
+    so constraints whose `match.kinds` cannot select them cost nothing."""
+
+    def __init__(self, constraints: list[Constraint]):
+        self._constraints = constraints
+        self._any: list[int] = []
+        self._by_kind: dict[tuple[str, str], list[int]] = {}
+        for position, constraint in enumerate(constraints):
+            pairs = selected_kinds(constraint.match)
+            if pairs is None:
+                self._any.append(position)
+            for pair in pairs or ():
+                self._by_kind.setdefault(pair, []).append(position)
+
+    def candidates(self, review: Review) -> list[Constraint]:
+        objects = [o for o in (review.object, review.old_object) if isinstance(o, dict) and o]
+        if not objects:
+            return self._constraints  # every constraint reports the missing object
+        positions = set(self._any)
+        for obj in objects:
+            gvk = group_version_kind(obj)
+            positions.update(self._by_kind.get((gvk["group"], gvk["kind"]), ()))
+        return [self._constraints[i] for i in sorted(positions)]
 
 
 def _without_namespace_of_namespaces(review: Review) -> Review:

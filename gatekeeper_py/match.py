@@ -69,6 +69,20 @@ def _kinds(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     return False
 
 
+def selected_kinds(match: Match | None) -> set[tuple[str, str]] | None:
+    """The (group, kind) pairs `match.kinds` can select, for indexing constraints by kind; None when it can select
+    any kind (no kinds, or a wildcard or empty list in an entry)."""
+    if not match or not match.get("kinds"):
+        return None
+    pairs: set[tuple[str, str]] = set()
+    for entry in match["kinds"]:
+        kinds, groups = entry.get("kinds") or [], entry.get("apiGroups") or []
+        if not kinds or "*" in kinds or not groups or "*" in groups:
+            return None
+        pairs |= {(group, kind) for group in groups for kind in kinds}
+    return pairs
+
+
 def _scope(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     has_namespace = bool(meta_string(obj, "namespace")) or ns is not None
     if match.get("scope") == "Cluster":

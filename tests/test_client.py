@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -474,3 +475,54 @@ def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints
     assert [f for f in found if f[0] != "e"] == [("a", "y-a"), ("b", "y-b"), ("b", "z-b"), ("m", "always")]
     [(_, error)] = [f for f in found if f[0] == "e"]
     assert "multiple outputs" in error
+
+
+def test_each_distinct_set_of_parameters_is_evaluated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once per kind when the template reads no parameters; every constraint still gets its results."""
+    inputs: list[dict[str, Any]] = []
+    set_input = Runner.set_input
+
+    def recorded(self: Runner, input_json: str) -> Any:
+        inputs.append(json.loads(input_json))
+        return set_input(self, input_json)
+
+    monkeypatch.setattr(Runner, "set_input", recorded)
+    fixed = 'package fixed\nviolation contains {"msg": "no labels"} if { not input.review.object.metadata.labels }\n'
+    client = Client()
+    client.add_template(template("K8sFixed", fixed))
+    client.add_template(template("K8sAlways", ALWAYS, schema=MSG_SCHEMA))
+    for name in ("f1", "f2", "f3"):
+        client.add_constraint(constraint("K8sFixed", name))
+    for name, msg in (("a1", "same"), ("a2", "other"), ("a3", "same")):
+        client.add_constraint(constraint("K8sAlways", name, parameters={"msg": msg}))
+    found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p")))
+    assert found == [("a1", "same"), ("a2", "other"), ("a3", "same")] + [(f, "no labels") for f in ("f1", "f2", "f3")]
+    [sent] = inputs
+    assert sent["gatekeeper_py_parameters"] == {"K8sAlways": [{"msg": "same"}, {"msg": "other"}], "K8sFixed": [{}]}
+
+
+def test_constraints_are_matched_only_against_objects_of_kinds_they_can_select(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gatekeeper_py.client as client_module
+
+    checked: list[str] = []
+    matches = client_module.review_matches
+
+    def counted(match: Any, review: Any, ns: Any) -> bool:
+        checked.append(review.object["kind"])
+        return matches(match, review, ns)
+
+    monkeypatch.setattr(client_module, "review_matches", counted)
+    client = Client()
+    client.add_template(template("K8sAlways", ALWAYS, schema=MSG_SCHEMA))
+    pods = {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}
+    any_kind = {"kinds": [{"apiGroups": ["*"], "kinds": ["Pod"]}]}
+    client.add_constraint(constraint("K8sAlways", "pods", match=pods, parameters={"msg": "pod"}))
+    client.add_constraint(constraint("K8sAlways", "wild", match=any_kind, parameters={"msg": "wild"}))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "x"}}
+    assert client.review(secret).results == [] and checked == ["Secret"]  # only the wildcard one was tried
+    checked.clear()
+    assert sorted(r.msg for r in client.review(pod("p"))) == ["pod", "wild"] and checked == ["Pod", "Pod"]
+    client.remove_constraint("K8sAlways", "wild")
+    assert [r.msg for r in client.review(pod("p"))] == ["pod"]

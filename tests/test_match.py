@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gatekeeper_py.errors import MatchError
 from gatekeeper_py.labels import selector_matches, selector_problems
-from gatekeeper_py.match import generate_name_matches, object_matches, review_matches, wildcard_matches
+from gatekeeper_py.match import generate_name_matches, object_matches, review_matches, selected_kinds, wildcard_matches
 from gatekeeper_py.review import GENERATED, ORIGINAL, Review, review_object, review_request
 
 # --------------------------------------------------------------------------------------------------
@@ -624,3 +624,27 @@ def test_selector_problems_reports_every_problem() -> None:
 )
 def test_wildcard_trims_one_star_at_each_end_like_go(pattern: str, candidate: str, expected: bool) -> None:
     assert wildcard_matches(pattern, candidate) is expected
+
+
+@pytest.mark.parametrize(
+    ("match", "expected"),
+    [
+        (None, None),
+        ({}, None),
+        ({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}, {("", "Pod")}),
+        (
+            {
+                "kinds": [
+                    {"apiGroups": ["", "apps"], "kinds": ["Pod"]},
+                    {"apiGroups": ["apps"], "kinds": ["Deployment"]},
+                ]
+            },
+            {("", "Pod"), ("apps", "Pod"), ("apps", "Deployment")},
+        ),
+        ({"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}, {"apiGroups": ["*"], "kinds": ["Job"]}]}, None),
+        ({"kinds": [{"apiGroups": [""], "kinds": []}]}, None),
+        ({"kinds": [{"kinds": ["Pod"]}]}, None),
+    ],
+)
+def test_selected_kinds_index_constraints_or_say_any(match: dict | None, expected: set | None) -> None:
+    assert selected_kinds(match) == expected
