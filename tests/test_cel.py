@@ -357,7 +357,7 @@ def test_many_null_values_do_not_exhaust_the_interpreter() -> None:
 
     script = (
         "from gatekeeper_py.drivers.cel.driver import _Compiled, _environment\n"
-        "env = _environment(with_params=False)\n"
+        "env = _environment()\n"
         "expr = '[null, {\\'a\\': null}, object]'\n"
         "c = _Compiled(expr, env.compile(expr))\n"
         "for _ in range(150000):\n"
@@ -379,7 +379,7 @@ def test_a_constraint_without_errors_is_evaluated_in_one_call(monkeypatch: pytes
     tmpl = cel_template(
         "K8sCelOneCall",
         schema=LABELS_SCHEMA,
-        matchConditions=[{"name": "pods", "expression": "has(variables.missing) && object.kind == 'Pod'"}],
+        matchCondition=[{"name": "pods", "expression": "has(variables.missing) && object.kind == 'Pod'"}],
         variables=REQUIRED_LABELS["spec"]["targets"][0]["code"][0]["source"]["variables"]
         + [{"name": "words", "expression": "{'a': 'x', 'b': ['y']}"}],
         validations=REQUIRED_LABELS["spec"]["targets"][0]["code"][0]["source"]["validations"]
@@ -428,3 +428,27 @@ def test_bind_variables_binds_only_what_is_read_in_order() -> None:
     assert bind_variables("variables.c == 'variables.a' && variables.zz", variables) == (
         "cel.bind(gatekeeper_internal_c, dyn('variables.b'), gatekeeper_internal_c == 'variables.a' && variables.zz)"
     )
+
+
+def test_all_constraints_of_a_kind_are_evaluated_in_one_call_each_with_its_params(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def one_by_one(*_: Any) -> list[str]:
+        raise AssertionError("evaluated constraint by constraint")
+
+    monkeypatch.setattr(CelDriver, "_messages", one_by_one)
+    tmpl = cel_template(
+        "K8sCelKindCall",
+        schema={"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        matchCondition=[{"name": "on", "expression": "!has(variables.params.off)"}],
+        variables=REQUIRED_LABELS["spec"]["targets"][0]["code"][0]["source"]["variables"],
+        validations=REQUIRED_LABELS["spec"]["targets"][0]["code"][0]["source"]["validations"]
+        + [{"expression": "size(variables.params.labels) < 3", "message": "too many"}],
+    )
+    client = Client(enforcement_point=GATOR)
+    client.add_template(tmpl)
+    client.add_constraint(constraint("K8sCelKindCall", "a", parameters={"labels": ["x", "y", "z"]}))
+    client.add_constraint(constraint("K8sCelKindCall", "b", parameters={"labels": ["team", "w"]}))
+    client.add_constraint(constraint("K8sCelKindCall", "c", parameters={"labels": ["v"], "off": True}))
+    found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p", labels={"team": "a"})))
+    assert found == [("a", "missing labels: x, y, z"), ("a", "too many"), ("b", "missing labels: w")]

@@ -17,6 +17,7 @@ its variables one by one, lazily, which also words the errors as Kubernetes does
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,10 +52,17 @@ class _EvalError(Exception):
     """An expression evaluated to an error; the text is Kubernetes' `expression '...' resulted in error: ...`."""
 
 
-def _environment(with_params: bool) -> cel.Env:
-    names = (*_INPUTS, "params") if with_params else _INPUTS
+CHECKS = "gatekeeper_internal_checks"
+CONSTRAINTS = "gatekeeper_internal_constraints"
+"""The variable holding, per template kind, the constraints under review (in the environment of `_OneCall`)."""
+
+
+def _environment(*names: str) -> cel.Env:
+    variables = dict.fromkeys((*_INPUTS, *names), cel.Type.DYN)
+    if CONSTRAINTS in names:  # cel-cpp takes only a typed list as the range of a comprehension
+        variables[CONSTRAINTS] = cel.Type.Map(cel.Type.STRING, cel.Type.List(cel.Type.DYN))
     return cel.NewEnv(
-        variables=dict.fromkeys(names, cel.Type.DYN),
+        variables=variables,
         extensions=[ext_strings.ExtStrings(version=2), ext_bindings.ExtBindings(), kubernetes_library()],
     )
 
@@ -105,13 +113,14 @@ class _Compiled:
 
 @dataclass(frozen=True)
 class _OneCall:
-    """A template's match conditions and validations evaluated in one call, as one list of their values (in
-    that order; or in a few calls, lists to be joined), and each validation's messageExpression, all with their
-    variables bound inside."""
+    """A template evaluated for all its constraints under review in one call (or in a few, `groups`): per
+    constraint (`params`, ranging over CONSTRAINTS[kind]), the values of the match conditions and validations of
+    a group, then, per validation of the group, null when it holds and its messageExpression's value (null
+    without one) when it does not; all with the variables they read bound inside."""
 
-    checks: tuple[Any, ...]
+    groups: tuple[tuple[Any, tuple[int, ...]], ...]
+    """(program, the positions of its checks among the conditions then the validations)."""
     condition_count: int
-    messages: tuple[Any | None, ...]
 
 
 @dataclass(frozen=True)
@@ -131,9 +140,10 @@ class CelDriver:
     def __init__(self, default_failure_policy: str = FAIL, cache_dir: Path | None = None) -> None:
         """`cache_dir`: where compiled expressions are kept (cache.py); by default `default_cache_dir()`."""
         self._default_failure_policy = default_failure_policy
-        self._with_params = _environment(with_params=True)
-        self._plain = _environment(with_params=False)
-        self._environments = {"params": self._with_params, "plain": self._plain}
+        self._with_params = _environment("params")
+        self._plain = _environment()
+        self._by_kind = _environment("params", CONSTRAINTS)
+        self._environments = {"params": self._with_params, "plain": self._plain, "kinds": self._by_kind}
         self._cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self._programs: dict[str, _Program] = {}
 
@@ -181,38 +191,38 @@ class CelDriver:
             )
             for i, v in enumerate(source.validations)
         )
-        one_call = self._one_call(source, expressions)
+        one_call = self._one_call(template.kind, source, expressions)
         expressions.save()
         self._programs[template.kind] = _Program(source, variables, conditions, validations, one_call)
 
-    def _one_call(self, source: CelSource, expressions: CompiledExpressions) -> _OneCall | None:
+    def _one_call(self, kind: str, source: CelSource, expressions: CompiledExpressions) -> _OneCall | None:
         """The source compiled for `_OneCall`; None when cel-cpp refuses it so (too deeply nested with its
         variables bound), then the template always runs with its variables one by one."""
         variables = [(name, presence_as_cel_go(expr)) for name, expr in BUILTIN_VARIABLES]
         variables += [(v.name, presence_as_cel_go(v.expression)) for v in source.variables]
+        conditions = len(source.match_conditions)
         checks = [c.expression for c in source.match_conditions] + [v.expression for v in source.validations]
+        messages = [""] * conditions + [v.message_expression for v in source.validations]
 
-        def listed(group: list[str]) -> Any:
-            listed = "[" + ", ".join(map(presence_as_cel_go, group)) + "]"
-            return expressions.compile("params", bind_variables(listed, variables))
+        def group(positions: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+            listed = ", ".join(presence_as_cel_go(checks[i]) for i in positions)
+            texts = [
+                f"{CHECKS}[{j}] == true ? dyn(null) : dyn({presence_as_cel_go(messages[i]) or 'null'})"
+                for j, i in enumerate(positions)
+                if i >= conditions
+            ]
+            body = f"cel.bind({CHECKS}, [{listed}], {CHECKS} + [{', '.join(texts)}])"
+            each = bind_variables(body, variables)
+            return expressions.compile("kinds", f"{CONSTRAINTS}[{json.dumps(kind)}].map(params, {each})"), positions
 
         try:
             try:
-                groups: tuple[Any, ...] = (listed(checks),)
+                groups = (group(tuple(range(len(checks)))),)
             except RuntimeError:  # too deep with every variable bound around it: one call per check
-                groups = tuple(listed([check]) for check in checks)
-            return _OneCall(
-                groups,
-                len(source.match_conditions),
-                tuple(
-                    expressions.compile("params", bind_variables(presence_as_cel_go(v.message_expression), variables))
-                    if v.message_expression
-                    else None
-                    for v in source.validations
-                ),
-            )
+                groups = tuple(group((i,)) for i in range(len(checks)))
         except RuntimeError:
             return None
+        return _OneCall(groups, conditions)
 
     def remove_template(self, kind: str) -> None:
         self._programs.pop(kind, None)
@@ -229,39 +239,18 @@ class CelDriver:
             "request": request,
             "namespaceObject": review.get("namespaceObject"),
         }
+        constraints = {kind: [c.obj for c in matched[kind]] for kind in matched}
+        activation = self._by_kind.Activation(data=inputs | {"variables": {}, CONSTRAINTS: constraints})
         violations: list[Violation] = []
-        for kind, constraints in matched.items():
+        for kind, of_kind in matched.items():
             program = self._programs[kind]
-            for constraint in constraints:
-                constraint_inputs = {**inputs, "params": constraint.obj}
-                messages = self._one_call_messages(program, constraint_inputs) if program.one_call else None
-                if messages is None:
-                    messages = self._messages(program, constraint_inputs)
+            found = _one_call_messages(program, activation, len(of_kind)) if program.one_call else None
+            for i, constraint in enumerate(of_kind):
+                messages = (
+                    found[i] if found is not None else self._messages(program, {**inputs, "params": constraint.obj})
+                )
                 violations += [Violation(constraint, message, details=None) for message in messages]
         return violations
-
-    def _one_call_messages(self, program: _Program, inputs: dict[str, Any]) -> list[str] | None:
-        """The messages of one constraint evaluated through `_OneCall`; None when something fails to evaluate."""
-        one_call = program.one_call
-        assert one_call is not None
-        activation = self._with_params.Activation(data=inputs | {"variables": {}})
-        values: list[bool | None] = []
-        for group in one_call.checks:
-            listed = group.eval(activation)
-            if listed.type() == cel.Type.ERROR:
-                return None
-            values += [value.value() if value.type() == cel.Type.BOOL else None for value in listed.value()]
-        if any(value is False for value in values[: one_call.condition_count]):
-            return []
-        messages = []
-        for i, value in enumerate(values[one_call.condition_count :]):
-            if value is True:
-                continue
-            message_expression = one_call.messages[i]
-            text = message_expression.eval(activation) if message_expression is not None else None
-            failed = text is None or text.type() == cel.Type.ERROR
-            messages.append(_message(program.source.validations[i], None if failed else _to_python(text)))
-        return messages
 
     def _messages(self, program: _Program, inputs: dict[str, Any]) -> list[str]:
         """The message of every failed validation for one constraint (or of the error that stopped it)."""
@@ -321,6 +310,38 @@ class CelDriver:
                     f"expression '{compiled.expression}' resulted in error: {broken[missing.group(1)]}"
                 ) from None
             raise
+
+
+def _one_call_messages(program: _Program, activation: Any, count: int) -> list[list[str]] | None:
+    """Per constraint of the kind, the messages of its failed validations, evaluated through `_OneCall`; None
+    when something fails to evaluate (then `_messages` evaluates each constraint, wording the errors)."""
+    one_call = program.one_call
+    assert one_call is not None
+    conditions = one_call.condition_count
+    checks: list[dict[int, Any]] = [{} for _ in range(count)]  # position -> value
+    texts: list[dict[int, Any]] = [{} for _ in range(count)]  # position of a failed validation -> message value
+    for compiled, positions in one_call.groups:
+        per_constraint = compiled.eval(activation)
+        if per_constraint.type() == cel.Type.ERROR:
+            return None
+        validations = [i for i in positions if i >= conditions]
+        for i, row in enumerate(per_constraint.value()):
+            items = [_plain_scalar(item) for item in row.value()]
+            checks[i].update(zip(positions, items, strict=False))
+            texts[i].update(zip(validations, items[len(positions) :], strict=True))
+    messages: list[list[str]] = []
+    for values, text in zip(checks, texts, strict=True):
+        if any(values[i] is False for i in range(conditions)):
+            messages.append([])
+            continue
+        failed = [i for i in sorted(text) if values[i] is not True]
+        messages.append([_message(program.source.validations[i - conditions], text[i]) for i in failed])
+    return messages
+
+
+def _plain_scalar(value: Any) -> Any:
+    """A boolean's or a string's value; None for anything else (a null's value() is never read: see _to_python)."""
+    return value.value() if value.type() in (cel.Type.BOOL, cel.Type.STRING) else None
 
 
 def _message(validation: Validation, text: Any) -> str:
