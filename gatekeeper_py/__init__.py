@@ -7,7 +7,11 @@ client.add_constraint(constraint_dict)
 responses = client.review(admission_review_dict)
 """
 
-from .client import Client
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConstraintError,
     GatekeeperPyError,
@@ -17,9 +21,12 @@ from .errors import (
     SchemaError,
     TemplateError,
 )
-from .model import Constraint, ConstraintTemplate
-from .results import Responses, Result
-from .review import Review, build_review
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .model import Constraint, ConstraintTemplate
+    from .results import Responses, Result
+    from .review import Review, build_review
 
 __version__ = "0.1.0"
 
@@ -39,3 +46,27 @@ __all__ = [
     "TemplateError",
     "build_review",
 ]
+
+# Imported on first use (PEP 562), so that `import gatekeeper_py` and the CLI's --help and --version do not load
+# the engines, PyYAML and the rest: name -> the module that defines it.
+_LAZY = {
+    "Client": "client",
+    "Constraint": "model",
+    "ConstraintTemplate": "model",
+    "Responses": "results",
+    "Result": "results",
+    "Review": "review",
+    "build_review": "review",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

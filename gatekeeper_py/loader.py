@@ -7,6 +7,7 @@ mapping keys become strings.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -15,41 +16,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import LoadError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 _JSON_SPACE = re.compile(r"[ \t\r\n]*")
-
-
-# libyaml's parser when PyYAML has it (about 7 times faster on templates); the resolvers below are Python's either way.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _ManifestLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """SafeLoader whose plain scalars resolve as in Kubernetes' go-yaml: timestamps, `1:20` (base 60) and `=`
-    stay strings, and `1e3` is a number."""
-
-
 _REPLACED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("timestamp", "int", "float", "value")}
-_ManifestLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ManifestLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*)$"),
-    list("-+0123456789"),
-)
-_ManifestLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
+
+
+@functools.cache
+def _manifest_loader() -> type:
+    """SafeLoader whose plain scalars resolve as in Kubernetes' go-yaml: timestamps, `1:20` (base 60) and `=`
+    stay strings, and `1e3` is a number. Built on first use: PyYAML is imported only when YAML is read."""
+    import yaml
+
+    # libyaml's parser when PyYAML has it (about 7 times faster on templates); the resolvers are Python's either way.
+    class _ManifestLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    _ManifestLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _ManifestLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|0|[1-9][0-9_]*)$"),
+        list("-+0123456789"),
+    )
+    _ManifestLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
+    return _ManifestLoader
 
 
 def _string_keys(value: Any) -> Any:
@@ -115,31 +116,34 @@ def _json_stream(text: str) -> list[tuple[Any, int]]:
     return docs
 
 
-def _yaml_stream(text: str) -> list[tuple[Any, int]]:
+def _yaml_stream(text: str, path: str) -> list[tuple[Any, int]]:
     """YAML documents and their first lines."""
-    loader = _ManifestLoader(text)
+    import yaml
+
     docs = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            docs.append((loader.construct_document(node), node.start_mark.line + 1))
-    finally:
-        loader.dispose()
+        loader = _manifest_loader()(text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                docs.append((loader.construct_document(node), node.start_mark.line + 1))
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise LoadError(f"invalid YAML/JSON{where}: {problem}", source=path) from None
     return docs
 
 
 def parse_text(text: str, path: str) -> list[Document]:
     """Parse a YAML or JSON document stream; empty documents (nothing, null or `{}`) are skipped."""
     try:
-        raw = _json_stream(text) if text.lstrip().startswith("{") else _yaml_stream(text)
+        raw = _json_stream(text) if text.lstrip().startswith("{") else _yaml_stream(text, path)
     except json.JSONDecodeError as exc:
         where = f" at line {exc.lineno}, column {exc.colno}"
         raise LoadError(f"invalid YAML/JSON{where}: {exc.msg}", source=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise LoadError(f"invalid YAML/JSON{where}: {problem}", source=path) from None
     kept = [(_string_keys(doc), line) for doc, line in raw if doc not in (None, {})]
     return [Document(obj=doc, path=path, index=i, count=len(kept), line=line) for i, (doc, line) in enumerate(kept)]
 

@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from ..errors import GatekeeperPyError
 from ..expansion import Expander, is_expansion_template, parse_expansion_template
 from ..loader import load_all, meta_string
@@ -89,6 +87,8 @@ def _go_json(obj: Any) -> str:
 
 
 def _go_yaml(obj: Any) -> str:
+    import yaml
+
     return yaml.safe_dump(obj, sort_keys=True, allow_unicode=True, default_flow_style=False)
 
 

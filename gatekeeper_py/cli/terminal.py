@@ -1,7 +1,7 @@
 """What only people at a terminal see: colour on stdout and a progress bar on stderr.
 
-Both come from rich, and only when the stream is a terminal, so piped output stays byte-for-byte gator's.
-rich also honours NO_COLOR and FORCE_COLOR.
+Both come from rich, and only when the stream is a terminal, so piped output stays byte-for-byte gator's
+(and rich is not even imported then). rich also honours NO_COLOR and FORCE_COLOR.
 """
 
 from __future__ import annotations
@@ -9,9 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 Style = str | None
 
@@ -21,6 +18,8 @@ def write_lines(lines: list[tuple[str, Style]]) -> None:
     if not sys.stdout.isatty():
         sys.stdout.write("".join(text + "\n" for text, _ in lines))
         return
+    from rich.console import Console
+
     console = Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
     for text, style in lines:
         console.print(text, style=style)
@@ -32,6 +31,9 @@ def progress(total: int, description: str) -> Iterator[Callable[[], None]]:
     if total < 2 or not sys.stderr.isatty():
         yield lambda: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
