@@ -140,3 +140,13 @@ def test_a_warm_cel_start_compiles_nothing(tmp_path: Path) -> None:
     warm = CelDriver(cache_dir=tmp_path)
     warm._environments = {name: CompilingRefused(env) for name, env in warm._environments.items()}
     assert review(warm) == ["b"]
+
+
+def test_without_a_home_directory_there_is_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv(CACHE_DIR_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert default_cache_dir() is None

@@ -25,7 +25,12 @@ def default_cache_dir() -> Path | None:
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured is not None:
         return Path(configured) if configured else None
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gatekeeper-py"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "gatekeeper-py"
+    try:
+        return Path.home() / ".cache" / "gatekeeper-py"
+    except RuntimeError:  # no home directory (some containers): no cache
+        return None
 
 
 def driver_digest(driver_dir: Path, engine_distribution: str) -> str:
