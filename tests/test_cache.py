@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import constraint, pod, template
+from conftest import constraint, pod, run_cli, template
 
 from gatekeeper_py import Client
 from gatekeeper_py.drivers.cache import CACHE_DIR_ENV, default_cache_dir
@@ -150,3 +150,19 @@ def test_without_a_home_directory_there_is_no_cache(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert default_cache_dir() is None
+
+
+@pytest.mark.parametrize("engine", ["auto", "rego"])
+def test_a_second_cli_run_over_an_unchanged_catalogue_compiles_nothing(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries are written only after compiling, so an unchanged cache shows that nothing was compiled."""
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    argv = ("test", "-f", "templates", "-f", "constraints", "-f", "examples/cluster", "--engine", engine)
+    first = run_cli(*argv)
+    written = {path: path.stat().st_mtime_ns for path in tmp_path.rglob("*") if path.is_file()}
+    second = run_cli(*argv)
+    assert (second.returncode, second.stdout) == (first.returncode, first.stdout) == (0, first.stdout)
+    assert "payments/worker" in second.stdout
+    assert len(written) >= 10
+    assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob("*") if path.is_file()} == written
