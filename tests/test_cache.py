@@ -166,3 +166,13 @@ def test_a_second_cli_run_over_an_unchanged_catalogue_compiles_nothing(
     assert "payments/worker" in second.stdout
     assert len(written) >= 10
     assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob("*") if path.is_file()} == written
+
+
+def test_template_sources_json_cannot_encode_still_load(tmp_path: Path) -> None:
+    source = {**CEL_SOURCE, "note": b"hello"}  # an unknown field holding bytes, as YAML's !!binary gives
+    tmpl = template("K8sCachedOdd", "unused", schema=SCHEMA)
+    tmpl["spec"]["targets"][0]["code"] = [{"engine": "K8sNativeValidation", "source": source}]
+    client = Client(drivers=[CelDriver(cache_dir=tmp_path)])
+    client.add_template(tmpl)
+    client.add_constraint(constraint("K8sCachedOdd", "c", parameters={"labels": ["a"]}))
+    assert [r.msg for r in client.review(pod("p", labels={"x": "1"}))] == ["a"]

@@ -11,7 +11,12 @@ from conftest import admission_review, constraint, namespace, pod, template
 
 from gatekeeper_py import Client, TemplateError
 from gatekeeper_py.drivers.cel import CelDriver
-from gatekeeper_py.drivers.cel.rewrite import bind_variables, presence_as_cel_go
+from gatekeeper_py.drivers.cel.rewrite import (
+    bind_variables,
+    declared_variables_present,
+    presence_as_cel_go,
+    reads_variables_whole,
+)
 from gatekeeper_py.enforcement import GATOR
 from gatekeeper_py.review import review_object
 
@@ -418,7 +423,8 @@ def test_evaluation_errors_and_deep_templates_fall_back_to_variables_one_by_one(
 
 
 def test_bind_variables_binds_only_what_is_read_in_order() -> None:
-    variables = [("a", "object.x"), ("b", "variables.a + 1"), ("c", "'variables.b'"), ("d", "has(variables.a)")]
+    raw = [("a", "object.x"), ("b", "variables.a + 1"), ("c", "'variables.b'"), ("d", "has(variables.a)")]
+    variables = [(name, declared_variables_present(text, "abcd")) for name, text in raw]
     assert bind_variables("variables.b > 2 && variables.d", variables) == (
         "cel.bind(gatekeeper_internal_a, dyn(object.x), "
         "cel.bind(gatekeeper_internal_b, dyn(gatekeeper_internal_a + 1), "
@@ -428,6 +434,15 @@ def test_bind_variables_binds_only_what_is_read_in_order() -> None:
     assert bind_variables("variables.c == 'variables.a' && variables.zz", variables) == (
         "cel.bind(gatekeeper_internal_c, dyn('variables.b'), gatekeeper_internal_c == 'variables.a' && variables.zz)"
     )
+    assert declared_variables_present("has(variables.a) || has(variables.q) || 'has(variables.a)'", "ab") == (
+        "true || has(variables.q) || 'has(variables.a)'"
+    )
+    assert [reads_variables_whole(e) for e in ("size(variables)", "variables.a", "'variables' + x", "variables ")] == [
+        True,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_all_constraints_of_a_kind_are_evaluated_in_one_call_each_with_its_params(
@@ -452,3 +467,25 @@ def test_all_constraints_of_a_kind_are_evaluated_in_one_call_each_with_its_param
     client.add_constraint(constraint("K8sCelKindCall", "c", parameters={"labels": ["v"], "off": True}))
     found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p", labels={"team": "a"})))
     assert found == [("a", "missing labels: x, y, z"), ("a", "too many"), ("b", "missing labels: w")]
+
+
+def test_a_constraint_s_result_does_not_depend_on_its_siblings() -> None:
+    """A sibling that fails to evaluate sends only itself down the variable-by-variable path (which loses CEL
+    types such as uint as values pass through Python); a declared variable is present to has() on both paths."""
+    tmpl = cel_template(
+        "K8sCelSiblings",
+        schema={"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        variables=[{"name": "x", "expression": "1u"}, {"name": "broken", "expression": "object.nope"}],
+        validations=[
+            {"expression": "type(variables.x) == uint", "message": "x is not uint"},
+            {"expression": "has(variables.broken)", "message": "broken is not declared"},
+            {"expression": "variables.params.n > 0", "message": "n is not positive"},
+        ],
+    )
+    client = Client(enforcement_point=GATOR)
+    client.add_template(tmpl)
+    client.add_constraint(constraint("K8sCelSiblings", "fine", parameters={"n": 1}))
+    assert client.review(pod("p")).results == []
+    client.add_constraint(constraint("K8sCelSiblings", "failing", parameters={"m": 1}))
+    found = [(r.constraint.name, r.msg) for r in client.review(pod("p"))]
+    assert {name for name, _ in found} == {"failing"} and any("resulted in error" in msg for _, msg in found)

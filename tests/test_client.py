@@ -526,3 +526,47 @@ def test_constraints_are_matched_only_against_objects_of_kinds_they_can_select(
     assert sorted(r.msg for r in client.review(pod("p"))) == ["pod", "wild"] and checked == ["Pod", "Pod"]
     client.remove_constraint("K8sAlways", "wild")
     assert [r.msg for r in client.review(pod("p"))] == ["pod"]
+
+
+def test_a_template_reading_input_whole_sees_only_review_and_parameters() -> None:
+    """As in Gatekeeper, whatever other constraints are under review."""
+    rego = (
+        "package whole\n"
+        'violation contains {"msg": concat(",", sort([k | some k, _ in input]))} if { true }\n'
+        'violation contains {"msg": sprintf("found %v", [input.parameters.a])} if {\n'
+        '  walk(input, [["parameters", "a"], _])\n'
+        "}\n"
+    )
+    client = Client()
+    client.add_template(
+        template("K8sWhole", rego, schema={"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+    )
+    client.add_template(template("K8sAlways", ALWAYS, schema=MSG_SCHEMA))
+    client.add_constraint(constraint("K8sWhole", "with-a", parameters={"a": 1}))
+    client.add_constraint(constraint("K8sWhole", "without-a", parameters={"b": 2}))
+    client.add_constraint(constraint("K8sAlways", "m", parameters={"msg": "always"}))
+    found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p")))
+    assert found == [
+        ("m", "always"),
+        ("with-a", "found 1"),
+        ("with-a", "parameters,review"),
+        ("without-a", "parameters,review"),
+    ]
+
+
+def test_variables_named_like_the_package_evaluate_instead_of_recursing() -> None:
+    # rego-cpp reports recursion on them, and under the driver's `with` exhausts memory: they are renamed.
+    rego = 'package k\nviolation contains {"msg": concat(",", x)} if { x := {k | input.review.object.metadata[k]} }\n'
+    client = client_for("K8sPackageNamed", rego, "c")
+    assert [r.msg for r in client.review(pod("p"))] == ["name,namespace"]
+
+
+def test_parameters_rego_cpp_rejects_fail_only_their_own_kind() -> None:
+    client = Client()
+    open_schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    client.add_template(template("K8sAlways", ALWAYS, schema=MSG_SCHEMA))
+    client.add_template(template("K8sBad", ALWAYS.replace("package always", "package bad"), schema=open_schema))
+    client.add_constraint(constraint("K8sAlways", "good", parameters={"msg": "fine"}))
+    client.add_constraint(constraint("K8sBad", "bad", parameters={"msg": "x", "odd": "\ud800"}))
+    found = {r.constraint.name: r.msg for r in client.review(pod("p"))}
+    assert found["good"] == "fine" and found["bad"].startswith("rego-cpp rejected the input")

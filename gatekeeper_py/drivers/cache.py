@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,19 @@ def default_cache_dir() -> Path | None:
 
 def driver_digest(driver_dir: Path, engine_distribution: str) -> str:
     """A digest of a driver's sources (the .py files of `driver_dir`) and of its engine's installed version."""
-    digest = hashlib.sha256(version(engine_distribution).encode())
+    try:
+        engine_version = version(engine_distribution)
+    except PackageNotFoundError:  # importable without package metadata: the driver's sources still count
+        engine_version = "unknown"
+    digest = hashlib.sha256(engine_version.encode())
     for path in sorted(driver_dir.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
 def cache_key(*parts: Any) -> str:
-    """The SHA-256 of `parts` (anything JSON can encode)."""
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    """The SHA-256 of `parts` (what JSON cannot encode, such as bytes from a YAML `!!binary`, by its repr)."""
+    return hashlib.sha256(json.dumps(parts, default=repr).encode()).hexdigest()
 
 
 def write_atomically(path: Path, data: bytes) -> None:

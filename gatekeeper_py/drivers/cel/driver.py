@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from ..base import Violation
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
 from .library import kubernetes_library
-from .rewrite import bind_variables, presence_as_cel_go
+from .rewrite import bind_variables, declared_variables_present, presence_as_cel_go, reads_variables_whole
 from .source import FAIL, CelSource, SourceError, Validation, parse_source
 
 CEL_ENGINE = "K8sNativeValidation"
@@ -159,10 +159,14 @@ class CelDriver:
         except SourceError as exc:
             raise fail(str(exc)) from None
         expressions = CompiledExpressions(self._environments, self._cache_dir, raw)
+        names = {name for name, _ in BUILTIN_VARIABLES} | {v.name for v in source.variables}
+
+        def prepared(expression: str) -> str:
+            return presence_as_cel_go(declared_variables_present(expression, names))
 
         def compiled(environment: str, expression: str, where: str) -> _Compiled:
             try:
-                return _Compiled(expression, expressions.compile(environment, presence_as_cel_go(expression)))
+                return _Compiled(expression, expressions.compile(environment, prepared(expression)))
             except RuntimeError as exc:
                 try:  # the error's position in the expression as written, not as rewritten
                     self._environments[environment].compile(expression)
@@ -191,23 +195,29 @@ class CelDriver:
             )
             for i, v in enumerate(source.validations)
         )
-        one_call = self._one_call(template.kind, source, expressions)
+        one_call = self._one_call(template.kind, source, expressions, prepared)
         expressions.save()
         self._programs[template.kind] = _Program(source, variables, conditions, validations, one_call)
 
-    def _one_call(self, kind: str, source: CelSource, expressions: CompiledExpressions) -> _OneCall | None:
+    def _one_call(
+        self, kind: str, source: CelSource, expressions: CompiledExpressions, prepared: Callable[[str], str]
+    ) -> _OneCall | None:
         """The source compiled for `_OneCall`; None when cel-cpp refuses it so (too deeply nested with its
-        variables bound), then the template always runs with its variables one by one."""
-        variables = [(name, presence_as_cel_go(expr)) for name, expr in BUILTIN_VARIABLES]
-        variables += [(v.name, presence_as_cel_go(v.expression)) for v in source.variables]
+        variables bound) or when an expression uses `variables` whole: then the template always runs with its
+        variables one by one."""
+        variables = [(name, prepared(expr)) for name, expr in BUILTIN_VARIABLES]
+        variables += [(v.name, prepared(v.expression)) for v in source.variables]
         conditions = len(source.match_conditions)
-        checks = [c.expression for c in source.match_conditions] + [v.expression for v in source.validations]
-        messages = [""] * conditions + [v.message_expression for v in source.validations]
+        checks = [prepared(c.expression) for c in source.match_conditions]
+        checks += [prepared(v.expression) for v in source.validations]
+        messages = [""] * conditions + [prepared(v.message_expression) for v in source.validations]
+        if any(reads_variables_whole(text) for text in (*checks, *messages, *(text for _, text in variables))):
+            return None
 
         def group(positions: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
-            listed = ", ".join(presence_as_cel_go(checks[i]) for i in positions)
+            listed = ", ".join(checks[i] for i in positions)
             texts = [
-                f"{CHECKS}[{j}] == true ? dyn(null) : dyn({presence_as_cel_go(messages[i]) or 'null'})"
+                f"{CHECKS}[{j}] == true ? dyn(null) : dyn({messages[i] or 'null'})"
                 for j, i in enumerate(positions)
                 if i >= conditions
             ]
@@ -240,17 +250,27 @@ class CelDriver:
             "namespaceObject": review.get("namespaceObject"),
         }
         constraints = {kind: [c.obj for c in matched[kind]] for kind in matched}
-        activation = self._by_kind.Activation(data=inputs | {"variables": {}, CONSTRAINTS: constraints})
+        every = self._activation(inputs, constraints)
         violations: list[Violation] = []
         for kind, of_kind in matched.items():
             program = self._programs[kind]
-            found = _one_call_messages(program, activation, len(of_kind)) if program.one_call else None
+            found = _one_call_messages(program, every, len(of_kind)) if program.one_call and every else None
             for i, constraint in enumerate(of_kind):
-                messages = (
-                    found[i] if found is not None else self._messages(program, {**inputs, "params": constraint.obj})
-                )
+                messages = found[i] if found is not None else None
+                if messages is None and program.one_call:  # something failed: this constraint on its own
+                    alone = self._activation(inputs, {kind: [constraint.obj]})
+                    messages = (_one_call_messages(program, alone, 1) or [None])[0] if alone else None
+                if messages is None:
+                    messages = self._messages(program, {**inputs, "params": constraint.obj})
                 violations += [Violation(constraint, message, details=None) for message in messages]
         return violations
+
+    def _activation(self, inputs: dict[str, Any], constraints: dict[str, list[Any]]) -> Any | None:
+        """The activation of `_OneCall` programs; None when cel-expr-python cannot convert something in it."""
+        try:
+            return self._by_kind.Activation(data=inputs | {"variables": {}, CONSTRAINTS: constraints})
+        except (RuntimeError, TypeError, ValueError, OverflowError):
+            return None
 
     def _messages(self, program: _Program, inputs: dict[str, Any]) -> list[str]:
         """The message of every failed validation for one constraint (or of the error that stopped it)."""

@@ -15,7 +15,7 @@ variable fails to evaluate, and then the driver evaluates again the lazy way.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 _STRING = re.compile(
     r"""[rR]?(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""",
@@ -23,6 +23,7 @@ _STRING = re.compile(
 )
 _HAS = re.compile(r"(?<![\w.])has\(\s*([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)\s*\.\s*([A-Za-z_]\w*)\s*\)")
 _VARIABLE = re.compile(r"(?<![\w.])variables\s*\.\s*([A-Za-z_]\w*)")
+_WHOLE_VARIABLES = re.compile(r"(?<![\w.])variables(?!\s*\.\s*[A-Za-z_]|\w)")
 _HAS_VARIABLE = re.compile(r"(?<![\w.])has\(\s*variables\s*\.\s*([A-Za-z_]\w*)\s*\)")
 BOUND_PREFIX = "gatekeeper_internal_"
 """Names bound to variables; Gatekeeper refuses variable names with this prefix, so they cannot clash."""
@@ -48,18 +49,38 @@ def presence_as_cel_go(expression: str) -> str:
     return _outside_literals(expression, lambda code: _HAS.sub(_guarded, code))
 
 
+def declared_variables_present(expression: str, names: Collection[str]) -> str:
+    """The expression with `has(variables.<name>)` of each declared variable `true`, as Kubernetes' lazily
+    evaluated variables answer it (whether or not the variable evaluates)."""
+
+    def declared(found: re.Match[str]) -> str:
+        return "true" if found.group(1) in names else found.group(0)
+
+    return _outside_literals(expression, lambda code: _HAS_VARIABLE.sub(declared, code))
+
+
+def reads_variables_whole(expression: str) -> bool:
+    """Whether the expression uses `variables` other than as `variables.<name>` (`size(variables)`)."""
+    found = False
+
+    def look(code: str) -> str:
+        nonlocal found
+        found = found or _WHOLE_VARIABLES.search(code) is not None
+        return code
+
+    _outside_literals(expression, look)
+    return found
+
+
 def bind_variables(expression: str, variables: Sequence[tuple[str, str]]) -> str:
     """The expression with the template variables it reads, directly or through other variables, bound before it
     with `cel.bind` (in their order; as `dyn`, typed as variables are), and each `variables.<name>` read as the
-    bound name. `variables` are the (name, expression) pairs in order, presence-rewritten; reads of names not
-    among them are left as they are."""
+    bound name. `variables` are the (name, expression) pairs in order, prepared as the expression is (presence
+    tests rewritten, `has()` of declared variables already `true`); reads of names not among them are left."""
     known = {name for name, _ in variables}
 
     def renamed(text: str) -> tuple[str, set[str]]:
         read: set[str] = set()
-
-        def declared(found: re.Match[str]) -> str:  # `has(<bound name>)` is not CEL
-            return "true" if found.group(1) in known else found.group(0)
 
         def replace(found: re.Match[str]) -> str:
             if found.group(1) not in known:
@@ -67,10 +88,7 @@ def bind_variables(expression: str, variables: Sequence[tuple[str, str]]) -> str
             read.add(found.group(1))
             return BOUND_PREFIX + found.group(1)
 
-        def rewrite(code: str) -> str:
-            return _VARIABLE.sub(replace, _HAS_VARIABLE.sub(declared, code))
-
-        return _outside_literals(text, rewrite), read
+        return _outside_literals(text, lambda code: _VARIABLE.sub(replace, code)), read
 
     body, needed = renamed(expression)
     bindings = []

@@ -33,6 +33,7 @@ class Translation:
     modules: dict[str, str]
     reads_inventory: bool
     reads_parameters: bool
+    reads_whole_input: bool
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ class TemplateCache:
         try:
             meta = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
             translation = Translation(
-                dict(meta["modules"]), bool(meta["reads_inventory"]), bool(meta["reads_parameters"])
+                dict(meta["modules"]),
+                bool(meta["reads_inventory"]),
+                bool(meta["reads_parameters"]),
+                bool(meta["reads_whole_input"]),
             )
             policy = None
             if meta["bundle_sha256"]:
@@ -81,6 +85,7 @@ class TemplateCache:
                 "modules": translation.modules,
                 "reads_inventory": translation.reads_inventory,
                 "reads_parameters": translation.reads_parameters,
+                "reads_whole_input": translation.reads_whole_input,
             }
             write_atomically(self.directory / f"{key}.json", json.dumps(meta | {"bundle_sha256": checksum}).encode())
         except (OSError, EngineError):

@@ -101,14 +101,31 @@ def reads_inventory(module: Module) -> bool:
     )
 
 
-def reads_parameters(module: Module) -> bool:
-    """Whether the module may read `input.parameters`: whether it uses `input` other than as `input.review...`
-    (a template that does not gives every constraint the same violations)."""
-    inputs = reviews = 0
+def _input_reads(module: Module) -> tuple[int, int, int]:
+    """How often the module names `input`, and how many of those are `input.review...` and `input.parameters...`."""
+    inputs = reviews = parameters = 0
     for node in walk(module.rules):
         if node == Var(name="input"):
             inputs += 1
-        elif isinstance(node, Ref) and node.head == Var(name="input") and node.parts[:1] == (String(value="review"),):
-            reviews += 1
+        elif isinstance(node, Ref) and node.head == Var(name="input"):
+            reviews += node.parts[:1] == (String(value="review"),)
+            parameters += node.parts[:1] == (String(value="parameters"),)
+    return inputs, reviews, parameters
+
+
+def reads_parameters(module: Module) -> bool:
+    """Whether the module may read `input.parameters`: whether it uses `input` other than as `input.review...`
+    (a template that does not gives every constraint the same violations)."""
+    inputs, reviews, _ = _input_reads(module)
     imported = any(imp.path[0] == "input" and imp.path[1:2] != ("review",) for imp in module.imports)
     return imported or inputs != reviews
+
+
+def reads_whole_input(module: Module) -> bool:
+    """Whether the module uses `input` other than as `input.review...` or `input.parameters...` (`walk(input)`,
+    `input[k]`, `count(input)`): it must then see exactly Gatekeeper's input, `review` and `parameters`."""
+    inputs, reviews, parameters = _input_reads(module)
+    imported = any(
+        imp.path[0] == "input" and imp.path[1:2] not in (("review",), ("parameters",)) for imp in module.imports
+    )
+    return imported or inputs != reviews + parameters

@@ -23,26 +23,29 @@ from ...model import Constraint, ConstraintTemplate, RegoSource
 from ..base import Violation
 from ..cache import default_cache_dir
 from .cache import TemplateCache, Translation
-from .checks import check_calls, check_module, erase_prints, reads_inventory, reads_parameters
+from .checks import check_calls, check_module, erase_prints, reads_inventory, reads_parameters, reads_whole_input
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, Runner, to_engine_json
 from .parser import parse_module
-from .rewrite import first_with, rewrite_module, with_helpers
+from .rewrite import HOOK_PACKAGE, first_with, rewrite_module, with_helpers
 from .syntax import Module, RegoSyntaxError
 
 ENGINE = "Rego"
 PARAMETERS_KEY = "gatekeeper_py_parameters"
 """The input's key holding, per template kind, the parameters of each constraint under review."""
-HOOK_MODULE = "gatekeeper_py_hook.rego"
-HOOK_ENTRYPOINT = "gatekeeper_py_hook/violations"
+HOOK_MODULE = f"{HOOK_PACKAGE}.rego"
+HOOK_ENTRYPOINT = f"{HOOK_PACKAGE}/violations"
 
 
-def hook_module(kind: str, package: tuple[str, ...]) -> str:
+def hook_module(kind: str, package: tuple[str, ...], whole_input: bool = False) -> str:
     """The hook: `violations` maps the position of each constraint's parameters to the template's `violation`
-    set for them."""
+    set for them. For a template that reads `input` whole, which must see only `review` and `parameters`, it is
+    the set for the parameters in the input, at position 0."""
     path = "".join(f"[{json.dumps(part)}]" for part in package)
+    if whole_input:
+        return f"package {HOOK_PACKAGE}\n\nviolations := {{0: v | v := data{path}.violation}}\n"
     return (
-        "package gatekeeper_py_hook\n\n"
+        f"package {HOOK_PACKAGE}\n\n"
         f"violations := {{i: v | some i, p in input.{PARAMETERS_KEY}[{json.dumps(kind)}]; "
         f"v := data{path}.violation with input.parameters as p}}\n"
     )
@@ -93,11 +96,13 @@ def translate_template(
         check_module(module, template.kind, entry=i == 0)
         check_calls(module, name, is_builtin, rego.version)
     modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
-    modules[HOOK_MODULE] = hook_module(template.kind, parsed[f"{template.kind}.rego"].package)
+    whole_input = any(reads_whole_input(module) for module in parsed.values())
+    modules[HOOK_MODULE] = hook_module(template.kind, parsed[f"{template.kind}.rego"].package, whole_input)
     return Translation(
         modules,
         reads_inventory=any(reads_inventory(module) for module in parsed.values()),
         reads_parameters=any(reads_parameters(module) for module in parsed.values()),
+        reads_whole_input=whole_input,
     )
 
 
@@ -196,23 +201,55 @@ class RegoDriver:
                 raise ReviewError(f"the parameters of a {kind} constraint cannot be encoded as JSON: {exc}") from None
             position = {text: i for i, text in enumerate(dict.fromkeys(encoded))}
             parameters[kind], slots[kind] = list(position), [position[text] for text in encoded]
-        by_kind = ",".join(f"{json.dumps(kind)}:[{','.join(distinct)}]" for kind, distinct in parameters.items())
         try:
             review_json = to_engine_json(review)
         except ValueError as exc:
             raise ReviewError(f"the object under review cannot be encoded as JSON: {exc}") from None
-        input_json = f'{{"review":{review_json},"{PARAMETERS_KEY}":{{{by_kind}}}}}'
         with self._runner.lock:
-            rejected = self._runner.set_input(input_json)
-            for kind, policy in policies.items():
-                value = rejected or self._runner.query(policy)
-                if isinstance(value, EvalError):
-                    # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
-                    violations += [Violation(c, value.message) for c in matched[kind]]
-                    continue
-                for constraint, slot in zip(matched[kind], slots[kind], strict=True):
-                    violations += _violations(kind, constraint, (value or {}).get(str(slot)))
+            values = self._evaluate(policies, parameters, review_json)
+        for kind, value in values.items():
+            if isinstance(value, EvalError):
+                # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
+                violations += [Violation(c, value.message) for c in matched[kind]]
+                continue
+            for constraint, slot in zip(matched[kind], slots[kind], strict=True):
+                violations += _violations(kind, constraint, value.get(str(slot)))
         return violations
+
+    def _evaluate(
+        self, policies: dict[str, CompiledPolicy], parameters: dict[str, list[str]], review_json: str
+    ) -> dict[str, dict[str, Any] | EvalError]:
+        """Per kind, the violation sets by position among its distinct parameters (or the error that replaced
+        them). Kinds whose template reads `input` whole get exactly Gatekeeper's input, once per set of
+        parameters; the others share one input. The runner's lock must be held."""
+
+        def shared_input(kinds: list[str]) -> str:
+            by_kind = ",".join(f"{json.dumps(kind)}:[{','.join(parameters[kind])}]" for kind in kinds)
+            return f'{{"review":{review_json},"{PARAMETERS_KEY}":{{{by_kind}}}}}'
+
+        values: dict[str, dict[str, Any] | EvalError] = {}
+        shared = [kind for kind in policies if not self._programs[kind].translation.reads_whole_input]
+        rejected = self._runner.set_input(shared_input(shared)) if shared else None
+        for kind in shared:
+            if rejected is not None:  # a parameter rego-cpp cannot read: find out which kind it belongs to
+                value = self._runner.set_input(shared_input([kind])) or self._runner.query(policies[kind])
+            else:
+                value = self._runner.query(policies[kind])
+            values[kind] = value if isinstance(value, EvalError) else value or {}
+        for kind in policies:
+            if kind in values:
+                continue
+            found: dict[str, Any] = {}
+            for slot, params_json in enumerate(parameters[kind]):
+                value = self._runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
+                value = value or self._runner.query(policies[kind])
+                if isinstance(value, EvalError):
+                    values[kind] = value
+                    break
+                found[str(slot)] = (value or {}).get("0")
+            else:
+                values[kind] = found
+        return values
 
 
 def _violations(kind: str, constraint: Constraint, value: Any) -> list[Violation]:

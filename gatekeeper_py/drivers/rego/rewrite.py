@@ -120,8 +120,29 @@ def _replace_builtins(node: Node) -> Node:
     return node
 
 
+HOOK_PACKAGE = "gatekeeper_py_hook"
+"""The package of the driver's hook module (driver.py)."""
+PACKAGE_NAME_PREFIX = "__gk_pkg_"
+
+
+def _rename_package_named_variables(module: Module) -> Module:
+    """Variables named like a part of the module's package, or like the hook's package, -> `__gk_pkg_<name>`:
+    rego-cpp reports recursion on them (`package k` with `{k | ...}`), and under the hook's `with` it loops until
+    memory runs out. A name that is also a rule or an import of the module is left alone."""
+    taken = {rule.name for rule in module.rules} | {imp.alias or imp.path[-1] for imp in module.imports}
+    names = ({*module.package, HOOK_PACKAGE} - taken) - {"input", "data"}
+
+    def rename(node: Node) -> Node:
+        if isinstance(node, Var) and node.name in names:
+            return dataclasses.replace(node, name=PACKAGE_NAME_PREFIX + node.name)
+        return node
+
+    return dataclasses.replace(module, rules=map_bottom_up(module.rules, rename))
+
+
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
+    module = _rename_package_named_variables(module)
     module = _Rewriter().module(module)
     module = dataclasses.replace(module, rules=tuple(_with_formatting(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
