@@ -489,3 +489,42 @@ def test_a_constraint_s_result_does_not_depend_on_its_siblings() -> None:
     client.add_constraint(constraint("K8sCelSiblings", "failing", parameters={"m": 1}))
     found = [(r.constraint.name, r.msg) for r in client.review(pod("p"))]
     assert {name for name, _ in found} == {"failing"} and any("resulted in error" in msg for _, msg in found)
+
+
+def test_constraints_with_the_same_parameters_are_evaluated_once_unless_the_template_reads_params_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gatekeeper_py.drivers.cel import driver as cel_driver
+
+    counts: list[int] = []
+    one_call = cel_driver._one_call_messages
+
+    def counted(program: Any, activation: Any, count: int) -> Any:
+        counts.append(count)
+        return one_call(program, activation, count)
+
+    monkeypatch.setattr(cel_driver, "_one_call_messages", counted)
+    by_name = cel_template(
+        "K8sCelByName",
+        schema=LABELS_SCHEMA,
+        variables=[{"name": "name", "expression": "params.metadata.name"}],
+        validations=[{"expression": "false", "messageExpression": "'from ' + variables.name"}],
+    )
+    client = Client(enforcement_point=GATOR)
+    client.add_template(REQUIRED_LABELS)
+    client.add_template(by_name)
+    for name in ("a", "b", "c"):
+        client.add_constraint(constraint("K8sCelLabels", name, parameters={"labels": ["x"]}))
+        client.add_constraint(constraint("K8sCelByName", name, parameters={"labels": ["x"]}))
+    client.add_constraint(constraint("K8sCelLabels", "d", parameters={"labels": ["y"]}))
+    found = sorted((r.constraint.kind, r.constraint.name, r.msg) for r in client.review(pod("p", labels={"z": "1"})))
+    assert found == [
+        ("K8sCelByName", "a", "from a"),
+        ("K8sCelByName", "b", "from b"),
+        ("K8sCelByName", "c", "from c"),
+        ("K8sCelLabels", "a", "missing labels: x"),
+        ("K8sCelLabels", "b", "missing labels: x"),
+        ("K8sCelLabels", "c", "missing labels: x"),
+        ("K8sCelLabels", "d", "missing labels: y"),
+    ]
+    assert sorted(counts) == [2, 3]  # two distinct parameter sets of K8sCelLabels; K8sCelByName one by one

@@ -33,7 +33,13 @@ from ..base import Violation
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
 from .library import kubernetes_library
-from .rewrite import bind_variables, declared_variables_present, presence_as_cel_go, reads_variables_whole
+from .rewrite import (
+    bind_variables,
+    declared_variables_present,
+    presence_as_cel_go,
+    reads_params_directly,
+    reads_variables_whole,
+)
 from .source import FAIL, CelSource, SourceError, Validation, parse_source
 
 CEL_ENGINE = "K8sNativeValidation"
@@ -52,6 +58,7 @@ class _EvalError(Exception):
     """An expression evaluated to an error; the text is Kubernetes' `expression '...' resulted in error: ...`."""
 
 
+_ABSENT = "gatekeeper_internal_absent"  # stands for missing parameters in `_parameters_key`
 CHECKS = "gatekeeper_internal_checks"
 CONSTRAINTS = "gatekeeper_internal_constraints"
 """The variable holding, per template kind, the constraints under review (in the environment of `_OneCall`)."""
@@ -121,6 +128,9 @@ class _OneCall:
     groups: tuple[tuple[Any, tuple[int, ...]], ...]
     """(program, the positions of its checks among the conditions then the validations)."""
     condition_count: int
+    by_parameters: bool
+    """The template reads the constraint only as `variables.params`: constraints with the same parameters give the
+    same results, and each distinct set of parameters is evaluated once."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +242,9 @@ class CelDriver:
                 groups = tuple(group((i,)) for i in range(len(checks)))
         except RuntimeError:
             return None
-        return _OneCall(groups, conditions)
+        own = [v.expression for v in source.variables] + [c.expression for c in source.match_conditions]
+        own += [text for v in source.validations for text in (v.expression, v.message_expression)]
+        return _OneCall(groups, conditions, not any(reads_params_directly(text) for text in own))
 
     def remove_template(self, kind: str) -> None:
         self._programs.pop(kind, None)
@@ -249,14 +261,24 @@ class CelDriver:
             "request": request,
             "namespaceObject": review.get("namespaceObject"),
         }
-        constraints = {kind: [c.obj for c in matched[kind]] for kind in matched}
+        constraints: dict[str, list[Any]] = {}
+        slots: dict[str, list[int]] = {}
+        for kind, of_kind in matched.items():
+            one_call = self._programs[kind].one_call
+            keys = [_parameters_key(c) if one_call and one_call.by_parameters else i for i, c in enumerate(of_kind)]
+            representative: dict[Any, Constraint] = {}
+            for key, constraint in zip(keys, of_kind, strict=True):
+                representative.setdefault(key, constraint)
+            position = {key: i for i, key in enumerate(representative)}
+            constraints[kind] = [constraint.obj for constraint in representative.values()]
+            slots[kind] = [position[key] for key in keys]
         every = self._activation(inputs, constraints)
         violations: list[Violation] = []
         for kind, of_kind in matched.items():
             program = self._programs[kind]
-            found = _one_call_messages(program, every, len(of_kind)) if program.one_call and every else None
+            found = _one_call_messages(program, every, len(constraints[kind])) if program.one_call and every else None
             for i, constraint in enumerate(of_kind):
-                messages = found[i] if found is not None else None
+                messages = found[slots[kind][i]] if found is not None else None
                 if messages is None and program.one_call:  # something failed: this constraint on its own
                     alone = self._activation(inputs, {kind: [constraint.obj]})
                     messages = (_one_call_messages(program, alone, 1) or [None])[0] if alone else None
@@ -357,6 +379,13 @@ def _one_call_messages(program: _Program, activation: Any, count: int) -> list[l
         failed = [i for i in sorted(text) if values[i] is not True]
         messages.append([_message(program.source.validations[i - conditions], text[i]) for i in failed])
     return messages
+
+
+def _parameters_key(constraint: Constraint) -> str:
+    """What `variables.params` reads of a constraint, as text: its `spec.parameters` (or their absence)."""
+    spec = constraint.obj.get("spec")
+    parameters = spec.get("parameters", _ABSENT) if isinstance(spec, dict) else _ABSENT
+    return json.dumps(parameters, sort_keys=True, default=repr)
 
 
 def _plain_scalar(value: Any) -> Any:

@@ -23,6 +23,7 @@ _STRING = re.compile(
 )
 _HAS = re.compile(r"(?<![\w.])has\(\s*([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)\s*\.\s*([A-Za-z_]\w*)\s*\)")
 _VARIABLE = re.compile(r"(?<![\w.])variables\s*\.\s*([A-Za-z_]\w*)")
+_PARAMS = re.compile(r"(?<![\w.])params(?!\w)")
 _WHOLE_VARIABLES = re.compile(r"(?<![\w.])variables(?!\s*\.\s*[A-Za-z_]|\w)")
 _HAS_VARIABLE = re.compile(r"(?<![\w.])has\(\s*variables\s*\.\s*([A-Za-z_]\w*)\s*\)")
 BOUND_PREFIX = "gatekeeper_internal_"
@@ -57,6 +58,19 @@ def declared_variables_present(expression: str, names: Collection[str]) -> str:
         return "true" if found.group(1) in names else found.group(0)
 
     return _outside_literals(expression, lambda code: _HAS_VARIABLE.sub(declared, code))
+
+
+def reads_params_directly(expression: str) -> bool:
+    """Whether the expression names `params` (the whole constraint) itself, rather than `variables.params`."""
+    found = False
+
+    def look(code: str) -> str:
+        nonlocal found
+        found = found or _PARAMS.search(code) is not None
+        return code
+
+    _outside_literals(expression, look)
+    return found
 
 
 def reads_variables_whole(expression: str) -> bool:
