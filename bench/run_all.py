@@ -3,10 +3,12 @@
     python bench/run_all.py [--library PATH/TO/gatekeeper-library] [--quick]
 
 In order: review latency (restricted profile, 50 and 500 constraints; one thread and a worker pool; against
-regorus; process start of `--help` and `test`), template compile time (10, 100, 500 templates; cold and
-cached), audit throughput (1 and 2 workers; against regorus), and `verify` over our catalogue and, given
-`--library`, over the public Gatekeeper library (process start included). `--quick` shortens every section (for
-a smoke run; the figures are noisier). Exits non-zero when a section fails.
+regorus; process start of `--help` and `test`); the same for 50 constraints of 50 templates (the generated
+sets give each template 5 constraints with the same parameters, which both engines evaluate once); template
+compile time (10, 100, 500 templates; cold and cached); audit throughput (1 and 2 workers; against regorus);
+`verify` over our catalogue and, given `--library`, over the public Gatekeeper library (process start
+included). `--quick` shortens every section (for a smoke run; the figures are noisier). Exits non-zero when a
+section fails.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def sections(library: str | None, quick: bool) -> list[tuple[str, list[str]]]:
     runs = ["--runs", "1" if quick else "3"]
     out = [
         ("review latency", ["review_latency.py", *review]),
+        (
+            "review latency, one constraint per template (no two constraints share parameters)",
+            ["review_latency.py", "--sets", "50", "--per-template", "1", "--workers", "0", "--start-runs", "0"]
+            + (["--budget", "1"] if quick else []),
+        ),
         ("template compile time", ["compile_scaling.py", *compile_counts]),
         ("audit throughput", ["audit_throughput.py", *audit]),
         ("verify over our catalogue (library/)", ["library_sweep.py", str(REPO), "--engine", "auto", *runs]),
