@@ -43,7 +43,6 @@ from gatekeeper_py.cli.audit_cmd import run_audit
 from gatekeeper_py.drivers.cache import CACHE_DIR_ENV
 from gatekeeper_py.enforcement import AUDIT
 from gatekeeper_py.loader import Document
-from gatekeeper_py.match import review_matches
 from gatekeeper_py.review import review_object
 
 NAMESPACES = 8
@@ -84,7 +83,7 @@ def timed_audit(docs: list[Document], engine: str, workers: int) -> tuple[float,
     return elapsed, Counter((r.constraint.name, r.msg) for _, r in run.results)
 
 
-def reference_plans(regorus: Any, pset: rl.PolicySet, objects: list[dict[str, Any]]) -> tuple[list[rl.Plan], Any]:
+def reference_plans(regorus: Any, pset: rl.PolicySet, objects: list[dict[str, Any]]) -> list[rl.Plan]:
     """Per object: input.review as our audit builds it and the constraints that match it (matched here)."""
     client = rl.load_client(pset, "rego").client
     reference = rl.Reference(regorus, pset)
@@ -93,13 +92,8 @@ def reference_plans(regorus: Any, pset: rl.PolicySet, objects: list[dict[str, An
     for obj in objects:
         ns = by_name.get(obj["metadata"].get("namespace", ""))
         built = review_object(obj, namespace=ns)
-        calls = []
-        for constraint in client.constraints:
-            if constraint.actions_at(AUDIT) is not None and review_matches(constraint.match, built, ns):
-                engine, rule = reference.engines[constraint.kind]
-                calls.append((constraint.name, engine, rule, rl.json.dumps(constraint.parameters or {})))
-        plans.append(rl.Plan(built.document(), calls))
-    return plans, reference
+        plans.append(reference.plan_built(client, built, ns, lambda c: c.actions_at(AUDIT) is not None))
+    return plans
 
 
 def main() -> None:
@@ -142,7 +136,7 @@ def main() -> None:
     if reference is None:
         print("\nreference engine: skipped" + ("" if args.no_reference else " (regorus is not installed)"))
         return
-    plans, _ = reference_plans(reference[0], pset, objects)
+    plans = reference_plans(reference[0], pset, objects)
     expected: Counter[tuple[str, str]] = Counter()
     for plan in plans:
         expected += plan.run()

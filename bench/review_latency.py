@@ -77,6 +77,7 @@ from gatekeeper_py.drivers.cache import CACHE_DIR_ENV
 from gatekeeper_py.loader import Document, load_all
 from gatekeeper_py.match import review_matches
 from gatekeeper_py.model import parse_template
+from gatekeeper_py.review import Review as BuiltReview
 from gatekeeper_py.review import build_review
 
 REPO = Path(__file__).resolve().parent.parent
@@ -450,10 +451,17 @@ class Reference:
     def plan(self, client: Client, review: Review) -> Plan:
         """What the review asks of the engine: input.review and the matched constraints (matched here, once)."""
         built = build_review(review.admission_review, namespace=review.namespace)
+        return self.plan_built(
+            client, built, review.namespace, lambda c: client.templates[c.kind].runs_on(built.operation)
+        )
+
+    def plan_built(
+        self, client: Client, built: BuiltReview, namespace: dict[str, Any] | None, applies: Callable[[Any], bool]
+    ) -> Plan:
+        """The plan of a built review: the constraints that `applies` admits and whose match selects it."""
         calls = []
         for constraint in client.constraints:
-            template = client.templates[constraint.kind]
-            if template.runs_on(built.operation) and review_matches(constraint.match, built, review.namespace):
+            if applies(constraint) and review_matches(constraint.match, built, namespace):
                 engine, rule = self.engines[constraint.kind]
                 calls.append((constraint.name, engine, rule, json.dumps(constraint.parameters or {})))
         return Plan(built.document(), calls)

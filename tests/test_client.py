@@ -438,18 +438,24 @@ def test_rego_v0_templates_run_as_gatekeeper_runs_them() -> None:
     ]
 
 
-def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Each constraint still sees its own parameters, through helper rules and functions alike."""
-    inputs: list[str] = []
+@pytest.fixture
+def rego_inputs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every input the Rego driver hands rego-cpp, parsed."""
+    inputs: list[dict[str, Any]] = []
     set_input = Runner.set_input
 
     def recorded(self: Runner, input_json: str) -> Any:
-        inputs.append(input_json)
+        inputs.append(json.loads(input_json))
         return set_input(self, input_json)
 
     monkeypatch.setattr(Runner, "set_input", recorded)
+    return inputs
+
+
+def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints(
+    rego_inputs: list[dict[str, Any]],
+) -> None:
+    """Each constraint still sees its own parameters, through helper rules and functions alike."""
     labels = (
         "package labels\n"
         "required := {l | some l in input.parameters.labels}\n"
@@ -471,22 +477,14 @@ def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints
     client.add_constraint(constraint("K8sBroken", "e", parameters={"n": 1}))
     client.add_constraint(constraint("K8sAlways", "m", parameters={"msg": "always"}))
     found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p", labels={"x": "1"})))
-    assert len(inputs) == 1
+    assert len(rego_inputs) == 1
     assert [f for f in found if f[0] != "e"] == [("a", "y-a"), ("b", "y-b"), ("b", "z-b"), ("m", "always")]
     [(_, error)] = [f for f in found if f[0] == "e"]
     assert "multiple outputs" in error
 
 
-def test_each_distinct_set_of_parameters_is_evaluated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_distinct_set_of_parameters_is_evaluated_once(rego_inputs: list[dict[str, Any]]) -> None:
     """Once per kind when the template reads no parameters; every constraint still gets its results."""
-    inputs: list[dict[str, Any]] = []
-    set_input = Runner.set_input
-
-    def recorded(self: Runner, input_json: str) -> Any:
-        inputs.append(json.loads(input_json))
-        return set_input(self, input_json)
-
-    monkeypatch.setattr(Runner, "set_input", recorded)
     fixed = 'package fixed\nviolation contains {"msg": "no labels"} if { not input.review.object.metadata.labels }\n'
     client = Client()
     client.add_template(template("K8sFixed", fixed))
@@ -497,7 +495,7 @@ def test_each_distinct_set_of_parameters_is_evaluated_once(monkeypatch: pytest.M
         client.add_constraint(constraint("K8sAlways", name, parameters={"msg": msg}))
     found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p")))
     assert found == [("a1", "same"), ("a2", "other"), ("a3", "same")] + [(f, "no labels") for f in ("f1", "f2", "f3")]
-    [sent] = inputs
+    [sent] = rego_inputs
     assert sent["gatekeeper_py_parameters"] == {"K8sAlways": [{"msg": "same"}, {"msg": "other"}], "K8sFixed": [{}]}
 
 

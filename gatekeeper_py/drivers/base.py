@@ -6,11 +6,23 @@ passes it only the constraints that already matched the review.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..model import Constraint, ConstraintTemplate
+
+
+def distinct(keys: Sequence[Hashable]) -> tuple[list[int], list[int]]:
+    """For items known by `keys`: the position of the first item of each distinct key, and for every item the
+    index of its key among those (how a driver evaluates constraints with the same parameters once)."""
+    index: dict[Hashable, int] = {}
+    firsts: list[int] = []
+    for position, key in enumerate(keys):
+        if key not in index:
+            index[key] = len(firsts)
+            firsts.append(position)
+    return firsts, [index[key] for key in keys]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..enforcement import DENY, SCOPED, enforcement_action_problems, scoped_actions_for
@@ -17,6 +19,7 @@ from .template import ConstraintTemplate
 
 CONSTRAINT_GROUP = "constraints.gatekeeper.sh"
 CONSTRAINT_VERSIONS = ("v1beta1", "v1alpha1")
+_NO_PARAMETERS = "gatekeeper_py: no parameters"  # stands for absent parameters in Constraint.parameters_key
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 _WILDCARD = {"type": "string", "pattern": r"^\*?[-:a-z0-9]*\*?$"}
@@ -68,6 +71,14 @@ class Constraint:
     obj: dict[str, Any] = field(repr=False, compare=False)
     """The constraint as stored by Gatekeeper: defaults applied, status removed."""
     source: str | None = None
+
+    @cached_property
+    def parameters_key(self) -> str:
+        """`spec.parameters` as stored, as JSON text (a marker when there are none), worked out once: constraints
+        with equal keys have equal parameters, so a driver may evaluate them once."""
+        spec = self.obj.get("spec")
+        parameters = spec.get("parameters", _NO_PARAMETERS) if isinstance(spec, dict) else _NO_PARAMETERS
+        return json.dumps(parameters, sort_keys=True, default=repr)
 
     def actions_at(self, point: str) -> list[str] | None:
         """Actions this constraint takes at an enforcement point; None means it does not apply there."""

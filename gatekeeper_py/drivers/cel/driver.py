@@ -29,7 +29,7 @@ from cel_expr_python.ext import ext_bindings, ext_strings
 
 from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
-from ..base import Violation
+from ..base import Violation, distinct
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
 from .library import kubernetes_library
@@ -58,7 +58,6 @@ class _EvalError(Exception):
     """An expression evaluated to an error; the text is Kubernetes' `expression '...' resulted in error: ...`."""
 
 
-_ABSENT = "gatekeeper_internal_absent"  # stands for missing parameters in `_parameters_key`
 CHECKS = "gatekeeper_internal_checks"
 CONSTRAINTS = "gatekeeper_internal_constraints"
 """The variable holding, per template kind, the constraints under review (in the environment of `_OneCall`)."""
@@ -265,13 +264,9 @@ class CelDriver:
         slots: dict[str, list[int]] = {}
         for kind, of_kind in matched.items():
             one_call = self._programs[kind].one_call
-            keys = [_parameters_key(c) if one_call and one_call.by_parameters else i for i, c in enumerate(of_kind)]
-            representative: dict[Any, Constraint] = {}
-            for key, constraint in zip(keys, of_kind, strict=True):
-                representative.setdefault(key, constraint)
-            position = {key: i for i, key in enumerate(representative)}
-            constraints[kind] = [constraint.obj for constraint in representative.values()]
-            slots[kind] = [position[key] for key in keys]
+            keys = [c.parameters_key if one_call and one_call.by_parameters else i for i, c in enumerate(of_kind)]
+            firsts, slots[kind] = distinct(keys)
+            constraints[kind] = [of_kind[i].obj for i in firsts]
         every = self._activation(inputs, constraints)
         violations: list[Violation] = []
         for kind, of_kind in matched.items():
@@ -379,13 +374,6 @@ def _one_call_messages(program: _Program, activation: Any, count: int) -> list[l
         failed = [i for i in sorted(text) if values[i] is not True]
         messages.append([_message(program.source.validations[i - conditions], text[i]) for i in failed])
     return messages
-
-
-def _parameters_key(constraint: Constraint) -> str:
-    """What `variables.params` reads of a constraint, as text: its `spec.parameters` (or their absence)."""
-    spec = constraint.obj.get("spec")
-    parameters = spec.get("parameters", _ABSENT) if isinstance(spec, dict) else _ABSENT
-    return json.dumps(parameters, sort_keys=True, default=repr)
 
 
 def _plain_scalar(value: Any) -> Any:

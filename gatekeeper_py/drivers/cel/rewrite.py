@@ -40,6 +40,10 @@ def _outside_literals(expression: str, rewrite: Callable[[str], str]) -> str:
     return "".join(out)
 
 
+def _found_outside_literals(pattern: re.Pattern[str], expression: str) -> bool:
+    return any(pattern.search(code) for code in _STRING.split(expression))
+
+
 def _guarded(found: re.Match[str]) -> str:
     holder = ".".join(part.strip() for part in found.group(1).split("."))
     return f"(type({holder}) == map && has({holder}.{found.group(2)}))"
@@ -62,28 +66,12 @@ def declared_variables_present(expression: str, names: Collection[str]) -> str:
 
 def reads_params_directly(expression: str) -> bool:
     """Whether the expression names `params` (the whole constraint) itself, rather than `variables.params`."""
-    found = False
-
-    def look(code: str) -> str:
-        nonlocal found
-        found = found or _PARAMS.search(code) is not None
-        return code
-
-    _outside_literals(expression, look)
-    return found
+    return _found_outside_literals(_PARAMS, expression)
 
 
 def reads_variables_whole(expression: str) -> bool:
     """Whether the expression uses `variables` other than as `variables.<name>` (`size(variables)`)."""
-    found = False
-
-    def look(code: str) -> str:
-        nonlocal found
-        found = found or _WHOLE_VARIABLES.search(code) is not None
-        return code
-
-    _outside_literals(expression, look)
-    return found
+    return _found_outside_literals(_WHOLE_VARIABLES, expression)
 
 
 def bind_variables(expression: str, variables: Sequence[tuple[str, str]]) -> str:

@@ -20,7 +20,7 @@ from regopy import Interpreter
 
 from ...errors import ReviewError, TemplateError
 from ...model import Constraint, ConstraintTemplate, RegoSource
-from ..base import Violation
+from ..base import Violation, distinct
 from ..cache import default_cache_dir
 from .cache import TemplateCache, Translation
 from .checks import check_calls, check_module, erase_prints, reads_inventory, reads_parameters, reads_whole_input
@@ -199,8 +199,8 @@ class RegoDriver:
                 encoded = [to_engine_json(c.parameters or {}) if reads else "{}" for c in matched[kind]]
             except ValueError as exc:
                 raise ReviewError(f"the parameters of a {kind} constraint cannot be encoded as JSON: {exc}") from None
-            position = {text: i for i, text in enumerate(dict.fromkeys(encoded))}
-            parameters[kind], slots[kind] = list(position), [position[text] for text in encoded]
+            firsts, slots[kind] = distinct(encoded)
+            parameters[kind] = [encoded[i] for i in firsts]
         try:
             review_json = to_engine_json(review)
         except ValueError as exc:
@@ -220,8 +220,8 @@ class RegoDriver:
         self, policies: dict[str, CompiledPolicy], parameters: dict[str, list[str]], review_json: str
     ) -> dict[str, dict[str, Any] | EvalError]:
         """Per kind, the violation sets by position among its distinct parameters (or the error that replaced
-        them). Kinds whose template reads `input` whole get exactly Gatekeeper's input, once per set of
-        parameters; the others share one input. The runner's lock must be held."""
+        them). Kinds whose template reads `input` whole are evaluated alone; the others share one input. The
+        runner's lock must be held."""
 
         def shared_input(kinds: list[str]) -> str:
             by_kind = ",".join(f"{json.dumps(kind)}:[{','.join(parameters[kind])}]" for kind in kinds)
@@ -237,19 +237,23 @@ class RegoDriver:
                 value = self._runner.query(policies[kind])
             values[kind] = value if isinstance(value, EvalError) else value or {}
         for kind in policies:
-            if kind in values:
-                continue
-            found: dict[str, Any] = {}
-            for slot, params_json in enumerate(parameters[kind]):
-                value = self._runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
-                value = value or self._runner.query(policies[kind])
-                if isinstance(value, EvalError):
-                    values[kind] = value
-                    break
-                found[str(slot)] = (value or {}).get("0")
-            else:
-                values[kind] = found
+            if kind not in values:
+                values[kind] = self._evaluate_alone(policies[kind], parameters[kind], review_json)
         return values
+
+    def _evaluate_alone(
+        self, policy: CompiledPolicy, parameters: list[str], review_json: str
+    ) -> dict[str, Any] | EvalError:
+        """A template's violation sets by position among `parameters`, each set evaluated with exactly
+        Gatekeeper's input, `{review, parameters}`. The runner's lock must be held."""
+        found: dict[str, Any] = {}
+        for slot, params_json in enumerate(parameters):
+            value = self._runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
+            value = value or self._runner.query(policy)
+            if isinstance(value, EvalError):
+                return value
+            found[str(slot)] = (value or {}).get("0")
+        return found
 
 
 def _violations(kind: str, constraint: Constraint, value: Any) -> list[Violation]:
