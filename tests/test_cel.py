@@ -12,8 +12,10 @@ from conftest import admission_review, constraint, namespace, pod, template
 from gatekeeper_py import Client, TemplateError
 from gatekeeper_py.drivers.cel import CelDriver
 from gatekeeper_py.drivers.cel.rewrite import (
+    CACHED_MATCHES,
     bind_variables,
     declared_variables_present,
+    matches_through_cache,
     presence_as_cel_go,
     reads_variables_whole,
 )
@@ -283,6 +285,11 @@ LIBRARY_EXPRESSIONS = [
     'isCIDR("fd00::/8") && !isCIDR("10.0.0.0") && ip("8.8.8.8").isGlobalUnicast() && ip("0.0.0.0").isUnspecified()',
     'ip("169.254.1.1").isLinkLocalUnicast() && ip("224.0.0.1").isLinkLocalMulticast()',
     "!(has(object.spec.securityContext) && has(object.spec.securityContext.runAsUser))",
+    # Regular expressions are RE2's, as in Kubernetes: `$` is the end of the text, `\d` is ASCII only, POSIX
+    # classes and Unicode classes exist (Python's `re` reads each of these differently).
+    '!"abc\\n".matches("^abc$") && "abc".matches("^[a-z][a-z0-9-]{1,30}$") && matches("x1", "[0-9]")',
+    '!"\u0661\u0662".matches("^\\\\d+$") && "ab".matches("^[[:alpha:]]+$") && "h\u00e9".matches("^\\\\pL+$")',
+    '"a1b2".find("[[:digit:]]") == "1" && "ab\\n".findAll("b$") == []',
 ]
 
 
@@ -292,6 +299,28 @@ def test_kubernetes_library_functions(expression: str) -> None:
     assert messages(tmpl, pod("p", labels={"a": "b"})) == []
     negated = cel_template("K8sCelLib", validations=[{"expression": f"!({expression})", "message": "false"}])
     assert messages(negated, pod("p", labels={"a": "b"})) == ["false"]
+
+
+def test_matches_is_called_through_the_cache_outside_string_literals() -> None:
+    spelt = matches_through_cache('s.matches("a") && matches(s, p) && "x.matches(y)" != t.matches_all')
+    assert spelt == (f's.{CACHED_MATCHES}("a") && {CACHED_MATCHES}(s, p) && "x.matches(y)" != t.matches_all')
+
+
+@pytest.mark.parametrize("policy", ["Fail", "Ignore"])
+def test_a_bad_pattern_is_an_evaluation_error_every_time(policy: str) -> None:
+    tmpl = cel_template(
+        "K8sCelBadRegex",
+        schema={"type": "object", "properties": {"pattern": {"type": "string"}}},
+        failurePolicy=policy,
+        validations=[{"expression": "object.metadata.name.matches(variables.params.pattern)", "message": "no"}],
+    )
+    expected = [
+        "expression 'object.metadata.name.matches(variables.params.pattern)' resulted in error:"
+        " invalid regular expression: missing ): ("
+    ]
+    for _ in range(2):  # a bad pattern is not kept, and fails again
+        assert messages(tmpl, pod("p"), {"pattern": "("}) == (expected if policy == "Fail" else [])
+    assert messages(tmpl, pod("p"), {"pattern": "^q"}) == ["no"]
 
 
 def test_has_reads_like_cel_go() -> None:

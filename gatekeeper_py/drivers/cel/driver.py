@@ -36,6 +36,7 @@ from .library import kubernetes_library
 from .rewrite import (
     bind_variables,
     declared_variables_present,
+    matches_through_cache,
     presence_as_cel_go,
     reads_params_directly,
     reads_variables_whole,
@@ -120,12 +121,12 @@ class _Compiled:
 @dataclass(frozen=True)
 class _OneCall:
     """A template evaluated for all its constraints under review in one call (or in a few, `groups`): per
-    constraint (`params`, ranging over CONSTRAINTS[kind]), the values of the match conditions and validations of
-    a group, then, per validation of the group, null when it holds and its messageExpression's value (null
-    without one) when it does not; all with the variables they read bound inside."""
+    constraint (`params`, ranging over CONSTRAINTS[kind]), a list of what the checks of a group found, usually
+    empty: `[position, false]` for a false match condition, `[position, message]` for a validation that does not
+    hold, with its messageExpression's value (null without one); all with the variables they read bound inside."""
 
-    groups: tuple[tuple[Any, tuple[int, ...]], ...]
-    """(program, the positions of its checks among the conditions then the validations)."""
+    groups: tuple[Any, ...]
+    """The programs: one for every check, or one per check when cel-cpp refuses that one as too deep."""
     condition_count: int
     by_parameters: bool
     """The template reads the constraint only as `variables.params`: constraints with the same parameters give the
@@ -171,7 +172,7 @@ class CelDriver:
         names = {name for name, _ in BUILTIN_VARIABLES} | {v.name for v in source.variables}
 
         def prepared(expression: str) -> str:
-            return presence_as_cel_go(declared_variables_present(expression, names))
+            return matches_through_cache(presence_as_cel_go(declared_variables_present(expression, names)))
 
         def compiled(environment: str, expression: str, where: str) -> _Compiled:
             try:
@@ -223,16 +224,17 @@ class CelDriver:
         if any(reads_variables_whole(text) for text in (*checks, *messages, *(text for _, text in variables))):
             return None
 
-        def group(positions: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+        def group(positions: tuple[int, ...]) -> Any:
             listed = ", ".join(checks[i] for i in positions)
-            texts = [
-                f"{CHECKS}[{j}] == true ? dyn(null) : dyn({messages[i] or 'null'})"
+            entries = [
+                f"{CHECKS}[{j}] == false ? dyn([{i}, false]) : dyn(null)"
+                if i < conditions
+                else f"{CHECKS}[{j}] == true ? dyn(null) : dyn([{i}, dyn({messages[i] or 'null'})])"
                 for j, i in enumerate(positions)
-                if i >= conditions
             ]
-            body = f"cel.bind({CHECKS}, [{listed}], {CHECKS} + [{', '.join(texts)}])"
+            body = f"cel.bind({CHECKS}, [{listed}], [{', '.join(entries)}].filter(e, e != null))"
             each = bind_variables(body, variables)
-            return expressions.compile("kinds", f"{CONSTRAINTS}[{json.dumps(kind)}].map(params, {each})"), positions
+            return expressions.compile("kinds", f"{CONSTRAINTS}[{json.dumps(kind)}].map(params, {each})")
 
         try:
             try:
@@ -355,25 +357,22 @@ def _one_call_messages(program: _Program, activation: Any, count: int) -> list[l
     one_call = program.one_call
     assert one_call is not None
     conditions = one_call.condition_count
-    checks: list[dict[int, Any]] = [{} for _ in range(count)]  # position -> value
-    texts: list[dict[int, Any]] = [{} for _ in range(count)]  # position of a failed validation -> message value
-    for compiled, positions in one_call.groups:
+    found: list[dict[int, Any]] = [{} for _ in range(count)]  # position -> message value (false: a condition)
+    for compiled in one_call.groups:
         per_constraint = compiled.eval(activation)
         if per_constraint.type() == cel.Type.ERROR:
             return None
-        validations = [i for i in positions if i >= conditions]
         for i, row in enumerate(per_constraint.value()):
-            items = [_plain_scalar(item) for item in row.value()]
-            checks[i].update(zip(positions, items, strict=False))
-            texts[i].update(zip(validations, items[len(positions) :], strict=True))
-    messages: list[list[str]] = []
-    for values, text in zip(checks, texts, strict=True):
-        if any(values[i] is False for i in range(conditions)):
-            messages.append([])
-            continue
-        failed = [i for i in sorted(text) if values[i] is not True]
-        messages.append([_message(program.source.validations[i - conditions], text[i]) for i in failed])
-    return messages
+            for entry in row.value():
+                position, value = entry.value()
+                found[i][position.value()] = _plain_scalar(value)
+    validations = program.source.validations
+    return [
+        []
+        if any(i < conditions for i in failed)
+        else [_message(validations[i - conditions], failed[i]) for i in sorted(failed)]
+        for failed in found
+    ]
 
 
 def _plain_scalar(value: Any) -> Any:

@@ -10,6 +10,8 @@ Template variables bound inside the expressions that read them (`cel.bind`), so 
 variables in one call, against inputs converted to CEL once, instead of each variable's value passing through
 Python. A binding is evaluated eagerly where Kubernetes evaluates a variable lazily; the two differ only when a
 variable fails to evaluate, and then the driver evaluates again the lazy way.
+
+Calls of `matches` go to the library's own, which compiles each pattern once (cel-cpp's compiles it on every call).
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ _VARIABLE = re.compile(r"(?<![\w.])variables\s*\.\s*([A-Za-z_]\w*)")
 _PARAMS = re.compile(r"(?<![\w.])params(?!\w)")
 _WHOLE_VARIABLES = re.compile(r"(?<![\w.])variables(?!\s*\.\s*[A-Za-z_]|\w)")
 _HAS_VARIABLE = re.compile(r"(?<![\w.])has\(\s*variables\s*\.\s*([A-Za-z_]\w*)\s*\)")
+_MATCHES_CALL = re.compile(r"(?<!\w)matches(?=\s*\()")
 BOUND_PREFIX = "gatekeeper_internal_"
 """Names bound to variables; Gatekeeper refuses variable names with this prefix, so they cannot clash."""
+CACHED_MATCHES = BOUND_PREFIX + "matches"
+"""The library's `matches`, which keeps compiled patterns (library.py)."""
 
 
 def _outside_literals(expression: str, rewrite: Callable[[str], str]) -> str:
@@ -52,6 +57,11 @@ def _guarded(found: re.Match[str]) -> str:
 def presence_as_cel_go(expression: str) -> str:
     """The expression with every `has(e.f)` of a dotted `e` guarded by `type(e) == map`."""
     return _outside_literals(expression, lambda code: _HAS.sub(_guarded, code))
+
+
+def matches_through_cache(expression: str) -> str:
+    """The expression with each call of `matches` (`s.matches(p)`, `matches(s, p)`) calling `CACHED_MATCHES`."""
+    return _outside_literals(expression, lambda code: _MATCHES_CALL.sub(CACHED_MATCHES, code))
 
 
 def declared_variables_present(expression: str, names: Collection[str]) -> str:
