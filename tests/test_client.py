@@ -483,8 +483,19 @@ def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints
     assert "multiple outputs" in error
 
 
-def test_each_distinct_set_of_parameters_is_evaluated_once(rego_inputs: list[dict[str, Any]]) -> None:
-    """Once per kind when the template reads no parameters; every constraint still gets its results."""
+def test_each_distinct_set_of_parameters_is_evaluated_once(
+    rego_inputs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once per kind when the template reads no parameters; every constraint still gets its results. A kind with
+    one set of parameters is queried without the hook's `with`."""
+    entrypoints: list[str | None] = []
+    query = Runner.query
+
+    def recorded(self: Runner, policy: Any, entrypoint: str | None = None) -> Any:
+        entrypoints.append(entrypoint)
+        return query(self, policy, entrypoint)
+
+    monkeypatch.setattr(Runner, "query", recorded)
     fixed = 'package fixed\nviolation contains {"msg": "no labels"} if { not input.review.object.metadata.labels }\n'
     client = Client()
     client.add_template(template("K8sFixed", fixed))
@@ -496,7 +507,9 @@ def test_each_distinct_set_of_parameters_is_evaluated_once(rego_inputs: list[dic
     found = sorted((r.constraint.name, r.msg) for r in client.review(pod("p")))
     assert found == [("a1", "same"), ("a2", "other"), ("a3", "same")] + [(f, "no labels") for f in ("f1", "f2", "f3")]
     [sent] = rego_inputs
-    assert sent["gatekeeper_py_parameters"] == {"K8sAlways": [{"msg": "same"}, {"msg": "other"}], "K8sFixed": [{}]}
+    assert sent["gatekeeper_py_parameters"] == {"K8sAlways": {"msg": "same"}, "K8sFixed": {}}
+    assert sent["gatekeeper_py_parameter_sets"] == {"K8sAlways": [{"msg": "same"}, {"msg": "other"}]}
+    assert entrypoints == ["gatekeeper_py_hook/violations", "gatekeeper_py_hook/violation"]  # K8sAlways, K8sFixed
 
 
 def test_constraints_are_matched_only_against_objects_of_kinds_they_can_select(

@@ -10,7 +10,8 @@ from gatekeeper_py.drivers.rego.driver import translate
 from gatekeeper_py.drivers.rego.emit import emit_module
 from gatekeeper_py.drivers.rego.engine import CompiledPolicy, EngineError, to_engine_json
 from gatekeeper_py.drivers.rego.parser import parse_module
-from gatekeeper_py.drivers.rego.rewrite import FORMAT_FUNCTION, STRING_FUNCTION
+from gatekeeper_py.drivers.rego.rewrite import FORMAT_FUNCTION, STRING_FUNCTION, parameters_read_at
+from gatekeeper_py.drivers.rego.syntax import String
 
 
 def evaluate(source: str, data: dict, rule: str = "r", version: str = "v1") -> object:
@@ -433,3 +434,17 @@ def test_sort_of_a_set_is_a_sorted_array() -> None:
 def test_reads_parameters_is_any_use_of_input_beyond_input_review(body: str, reads: bool) -> None:
     module = parse_module(f"package m\nviolation contains 1 if {{ {body} }}\n", version="v1", filename="m.rego")
     assert reads_parameters(module) is reads
+
+
+def test_parameters_are_read_where_the_shared_input_holds_them() -> None:
+    source = (
+        "package m\n"
+        'r := [input.parameters.n, count(input.parameters), input.review.name, "input.parameters"] if {\n'
+        "  input.parameters.n > 0\n"
+        "}\n"
+    )
+    module = parse_module(source, version="v1", filename="m.rego")
+    shared = parameters_read_at(module, (String(value="shared"), String(value="K8sX")))
+    policy = CompiledPolicy({"m.rego": emit_module(shared)}, "m/r")
+    document = {"review": {"name": "p"}, "parameters": {"n": 9}, "shared": {"K8sX": {"n": 2, "m": 0}}}
+    assert policy.evaluate(to_engine_json(document)) == [2, 2, "p", "input.parameters"]

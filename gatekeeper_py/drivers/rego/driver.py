@@ -4,9 +4,12 @@ Each module of a template (Rego v0 or v1) is parsed, checked against Gatekeeper'
 rewritten (rewrite.py) and emitted again as the Rego v1 rego-cpp reads right (emit.py). Each template gets its
 own bundle, so templates with the same package, or libs of the same name, never meet.
 
-A review sets rego-cpp's input once: `input.review` and, per template kind, the parameters of each matched
-constraint. Each bundle has a hook module whose entrypoint evaluates the template's `violation` once per
-constraint, `with input.parameters` bound to that constraint's, so one query answers every constraint of a kind.
+A review sets rego-cpp's input once, for every template: `input.review` and, per template kind, the parameters of
+a matched constraint, which the template's modules read there instead of at `input.parameters`. Each bundle has a
+hook module with two entrypoints: `violation`, the template's, for a kind whose matched constraints all have the
+same parameters (the usual case), and `violations`, which evaluates `violation` for each distinct set of
+parameters of the kind (in the input too) `with` the parameters bound to it, so one query answers every
+constraint of a kind. `with` costs rego-cpp about as much as the query again, so it is used only when needed.
 """
 
 from __future__ import annotations
@@ -27,27 +30,29 @@ from .checks import check_calls, check_module, erase_prints, reads_inventory, re
 from .emit import emit_module
 from .engine import CompiledPolicy, EngineError, EvalError, Runner, to_engine_json
 from .parser import parse_module
-from .rewrite import HOOK_PACKAGE, first_with, rewrite_module, with_helpers
-from .syntax import Module, RegoSyntaxError
+from .rewrite import HOOK_PACKAGE, first_with, parameters_read_at, rewrite_module, with_helpers
+from .syntax import Module, RegoSyntaxError, String
 
 ENGINE = "Rego"
 PARAMETERS_KEY = "gatekeeper_py_parameters"
-"""The input's key holding, per template kind, the parameters of each constraint under review."""
+"""The input's key holding, per template kind, the parameters the template reads."""
+PARAMETER_SETS_KEY = "gatekeeper_py_parameter_sets"
+"""The input's key holding, per template kind with more than one, its distinct sets of parameters."""
 HOOK_MODULE = f"{HOOK_PACKAGE}.rego"
-HOOK_ENTRYPOINT = f"{HOOK_PACKAGE}/violations"
+HOOK_VIOLATION = f"{HOOK_PACKAGE}/violation"
+HOOK_VIOLATIONS = f"{HOOK_PACKAGE}/violations"
 
 
-def hook_module(kind: str, package: tuple[str, ...], whole_input: bool = False) -> str:
-    """The hook: `violations` maps the position of each constraint's parameters to the template's `violation`
-    set for them. For a template that reads `input` whole, which must see only `review` and `parameters`, it is
-    the set for the parameters in the input, at position 0."""
+def hook_module(kind: str, package: tuple[str, ...]) -> str:
+    """The hook: `violation` is the template's; `violations` maps the position of each set of parameters of the
+    kind to the template's `violation` for it."""
     path = "".join(f"[{json.dumps(part)}]" for part in package)
-    if whole_input:
-        return f"package {HOOK_PACKAGE}\n\nviolations := {{0: v | v := data{path}.violation}}\n"
+    key = json.dumps(kind)
     return (
         f"package {HOOK_PACKAGE}\n\n"
-        f"violations := {{i: v | some i, p in input.{PARAMETERS_KEY}[{json.dumps(kind)}]; "
-        f"v := data{path}.violation with input.parameters as p}}\n"
+        f"violation := data{path}.violation\n\n"
+        f"violations := {{i: v | some i, p in input.{PARAMETER_SETS_KEY}[{key}]; "
+        f"v := data{path}.violation with input.{PARAMETERS_KEY}[{key}] as p}}\n"
     )
 
 
@@ -95,15 +100,15 @@ def translate_template(
     for i, (name, module) in enumerate(parsed.items()):
         check_module(module, template.kind, entry=i == 0)
         check_calls(module, name, is_builtin, rego.version)
-    modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
+    inventory = any(reads_inventory(module) for module in parsed.values())
+    parameters = any(reads_parameters(module) for module in parsed.values())
     whole_input = any(reads_whole_input(module) for module in parsed.values())
-    modules[HOOK_MODULE] = hook_module(template.kind, parsed[f"{template.kind}.rego"].package, whole_input)
-    return Translation(
-        modules,
-        reads_inventory=any(reads_inventory(module) for module in parsed.values()),
-        reads_parameters=any(reads_parameters(module) for module in parsed.values()),
-        reads_whole_input=whole_input,
-    )
+    if not whole_input:
+        shared = (String(value=PARAMETERS_KEY), String(value=template.kind))
+        parsed = {name: parameters_read_at(module, shared) for name, module in parsed.items()}
+    modules = {name: engine_text(module, rego.version, name) for name, module in parsed.items()}
+    modules[HOOK_MODULE] = hook_module(template.kind, parsed[f"{template.kind}.rego"].package)
+    return Translation(modules, inventory, parameters, whole_input)
 
 
 class _TemplateProgram:
@@ -118,7 +123,7 @@ class _TemplateProgram:
         reads_inventory = self.translation.reads_inventory
         if self.policy is None or (reads_inventory and self.built_for != version):
             data = {"inventory": inventory} if reads_inventory else None
-            self.policy = CompiledPolicy(self.translation.modules, HOOK_ENTRYPOINT, data)
+            self.policy = CompiledPolicy(self.translation.modules, (HOOK_VIOLATION, HOOK_VIOLATIONS), data)
             self.built_for = version
         return self.policy
 
@@ -162,7 +167,7 @@ class RegoDriver:
         if self._cache is None:
             return _TemplateProgram(translate_template(template, rego, self._is_builtin))
         key = self._cache.key(template, rego)
-        cached = self._cache.get(key, HOOK_ENTRYPOINT)
+        cached = self._cache.get(key, HOOK_VIOLATION)
         if cached is not None and (cached.policy is not None or cached.translation.reads_inventory):
             return _TemplateProgram(cached.translation, cached.policy)
         program = _TemplateProgram(translate_template(template, rego, self._is_builtin))
@@ -224,18 +229,27 @@ class RegoDriver:
         runner's lock must be held."""
 
         def shared_input(kinds: list[str]) -> str:
-            by_kind = ",".join(f"{json.dumps(kind)}:[{','.join(parameters[kind])}]" for kind in kinds)
-            return f'{{"review":{review_json},"{PARAMETERS_KEY}":{{{by_kind}}}}}'
+            firsts = ",".join(f"{json.dumps(kind)}:{parameters[kind][0]}" for kind in kinds)
+            sets = ",".join(
+                f"{json.dumps(kind)}:[{','.join(parameters[kind])}]" for kind in kinds if len(parameters[kind]) > 1
+            )
+            return f'{{"review":{review_json},"{PARAMETERS_KEY}":{{{firsts}}},"{PARAMETER_SETS_KEY}":{{{sets}}}}}'
+
+        def violation_sets(kind: str) -> dict[str, Any] | EvalError:
+            if len(parameters[kind]) == 1:
+                value = self._runner.query(policies[kind], HOOK_VIOLATION)
+                return value if isinstance(value, EvalError) else {"0": value}
+            value = self._runner.query(policies[kind], HOOK_VIOLATIONS)
+            return value if isinstance(value, EvalError) else value or {}
 
         values: dict[str, dict[str, Any] | EvalError] = {}
         shared = [kind for kind in policies if not self._programs[kind].translation.reads_whole_input]
         rejected = self._runner.set_input(shared_input(shared)) if shared else None
         for kind in shared:
             if rejected is not None:  # a parameter rego-cpp cannot read: find out which kind it belongs to
-                value = self._runner.set_input(shared_input([kind])) or self._runner.query(policies[kind])
+                values[kind] = self._runner.set_input(shared_input([kind])) or violation_sets(kind)
             else:
-                value = self._runner.query(policies[kind])
-            values[kind] = value if isinstance(value, EvalError) else value or {}
+                values[kind] = violation_sets(kind)
         for kind in policies:
             if kind not in values:
                 values[kind] = self._evaluate_alone(policies[kind], parameters[kind], review_json)
@@ -249,10 +263,10 @@ class RegoDriver:
         found: dict[str, Any] = {}
         for slot, params_json in enumerate(parameters):
             value = self._runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
-            value = value or self._runner.query(policy)
+            value = value or self._runner.query(policy, HOOK_VIOLATION)
             if isinstance(value, EvalError):
                 return value
-            found[str(slot)] = (value or {}).get("0")
+            found[str(slot)] = value
         return found
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,21 +100,23 @@ def _first_message(sexpr: str) -> str:
 
 
 class CompiledPolicy:
-    """Modules built into one rego-cpp bundle with one entrypoint (`pkg/path/rule`), evaluated by a Runner."""
+    """Modules built into one rego-cpp bundle with entrypoints (`pkg/path/rule`), evaluated by a Runner; the
+    first entrypoint is the one queried unless another is named."""
 
-    def __init__(self, modules: dict[str, str], entrypoint: str, data: dict[str, Any] | None = None):
+    def __init__(self, modules: dict[str, str], entrypoints: str | Sequence[str], data: dict[str, Any] | None = None):
+        entrypoints = (entrypoints,) if isinstance(entrypoints, str) else tuple(entrypoints)
         builder = _quiet_interpreter()
         try:
             for name, source in modules.items():
                 builder.add_module(name, source)
             if data is not None:
                 builder.add_data_json(to_engine_json(data))
-            bundle = builder.build(None, [entrypoint])
+            bundle = builder.build(None, list(entrypoints))
         except RegoError as exc:
             raise compile_error(exc, modules) from None
         if not bundle.ok():
-            raise EngineError(f"rego-cpp could not build entrypoint {entrypoint}")
-        self._set(bundle, entrypoint)
+            raise EngineError(f"rego-cpp could not build entrypoints {', '.join(entrypoints)}")
+        self._set(bundle, entrypoints[0])
 
     def _set(self, bundle: Bundle, entrypoint: str) -> None:
         self._bundle, self.entrypoint = bundle, entrypoint
@@ -129,7 +132,8 @@ class CompiledPolicy:
 
     @classmethod
     def load(cls, path: Path, entrypoint: str) -> CompiledPolicy:
-        """A policy from a bundle `save` wrote; EngineError when rego-cpp cannot read it."""
+        """A policy from a bundle `save` wrote, `entrypoint` the one queried by default; EngineError when rego-cpp
+        cannot read it."""
         try:
             bundle = _quiet_interpreter().load_bundle(str(path), BundleFormat.Binary)
         except RegoError as exc:
@@ -168,10 +172,13 @@ class Runner:
             return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
         return None
 
-    def query(self, policy: CompiledPolicy) -> Any:
-        """The policy's entrypoint for the current input; None when undefined; EvalError on error."""
+    def query(self, policy: CompiledPolicy, entrypoint: str | None = None) -> Any:
+        """The policy's entrypoint (by default its first) for the current input; None when undefined; EvalError
+        on error."""
         try:
-            out = rego_bundle_query_entrypoint(self._interpreter._impl, policy._bundle._impl, policy.entrypoint)
+            out = rego_bundle_query_entrypoint(
+                self._interpreter._impl, policy._bundle._impl, entrypoint or policy.entrypoint
+            )
         except (RegoError, UnicodeError) as exc:
             return EvalError(f"rego-cpp rejected the input: {_first_message(str(exc))}")
         try:

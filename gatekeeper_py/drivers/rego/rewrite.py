@@ -68,6 +68,7 @@ from .syntax import (
     SomeDecl,
     SomeIn,
     String,
+    Term,
     Var,
     With,
     children,
@@ -138,6 +139,18 @@ def _rename_package_named_variables(module: Module) -> Module:
         return node
 
     return dataclasses.replace(module, rules=map_bottom_up(module.rules, rename))
+
+
+def parameters_read_at(module: Module, path: tuple[Term, ...]) -> Module:
+    """The module reading `input.parameters...` at `input<path>...` (the driver's shared input holds each
+    template kind's parameters under its own key)."""
+
+    def redirect(node: Node) -> Node:
+        if isinstance(node, Ref) and node.head == Var(name="input") and node.parts[:1] == (String(value="parameters"),):
+            return dataclasses.replace(node, parts=(*path, *node.parts[1:]))
+        return node
+
+    return dataclasses.replace(module, rules=map_bottom_up(module.rules, redirect))
 
 
 def rewrite_module(module: Module, version: str) -> Module:
