@@ -448,3 +448,36 @@ def test_parameters_are_read_where_the_shared_input_holds_them() -> None:
     policy = CompiledPolicy({"m.rego": emit_module(shared)}, "m/r")
     document = {"review": {"name": "p"}, "parameters": {"n": 9}, "shared": {"K8sX": {"n": 2, "m": 0}}}
     assert policy.evaluate(to_engine_json(document)) == [2, 2, "p", "input.parameters"]
+
+
+ITERATIONS = (
+    "package m\n"
+    "names contains n if { n := input.pod.spec.containers[_].name }\n"
+    "images contains i if { some c in input.pod.spec.containers; i := c.image }\n"
+    "ports contains p if { some i; p := input.pod.spec.containers[i].ports[_].port; i > 0 }\n"
+    "missing contains n if { n := input.pod.spec.missing[_] }\n"
+    "chars contains n if { n := input.pod.kind[_] }\n"
+    'none_bad if { not input.pod.spec.containers[_].name == "bad" }\n'
+    "per_name(k) := {i | i := input.pod.spec.containers[_]; i.name == k}\n"
+    'first := x if { x := input.pod.spec.nope[_] } else := y if { y := input.pod.spec.containers[_].name; y == "b" }\n'
+    'r := [names, images, ports, missing, chars, none_bad, per_name("b"), first]\n'
+)
+
+
+def test_collections_are_bound_before_they_are_iterated_and_mean_the_same() -> None:
+    """rego-cpp iterates a path (`input.a.b[_]`) several times slower than a variable, so the translation binds
+    the collection to a variable first; what each rule means stays as written."""
+    translated = translate(ITERATIONS, "v1", "m.rego")
+    assert ":= input.pod.spec.containers\n" in translated
+    assert "input.pod.spec.containers[" not in translated.split("none_bad", 1)[0]
+    assert 'not input.pod.spec.containers[_].name == "bad"' in translated  # a negation is left as written
+    pod = {"kind": "Pod", "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "ports": [{"port": 80}]}]}}
+    raw = CompiledPolicy({"m.rego": ITERATIONS}, "m/r")
+    rewritten = CompiledPolicy({"m.rego": translated}, "m/r")
+    for document in ({"pod": pod}, {"pod": {"kind": "Pod", "spec": {}}}, {}):
+        expected = raw.evaluate(to_engine_json(document))
+        assert rewritten.evaluate(to_engine_json(document)) == expected
+    assert expected is None  # no pod: `r` is undefined both ways
+    assert raw.evaluate(to_engine_json({"pod": pod})) == [
+        ["a", "b"], ["x"], [80], [], [], True, [{"name": "b", "ports": [{"port": 80}]}], "b"
+    ]  # fmt: skip

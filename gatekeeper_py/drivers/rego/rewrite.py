@@ -36,6 +36,9 @@
   body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes the `not` true instead, or cannot
   compile it. The same bindings are made here: `__gk_0 := x.y; not f(__gk_0)`. (Gatekeeper's own library
   relies on this: its psp users suite.)
+- Speed, not meaning: rego-cpp iterates a path (`input.review.object.spec.containers[_]`, `some c in o.spec.x`)
+  several times slower than a variable holding the same collection, so outside negations each iterated path is
+  bound to a fresh variable first (`__gk_coll_0 := input.review.object.spec.containers`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from .syntax import (
     BinOp,
     Body,
     Call,
+    ElseClause,
     Every,
     Expr,
     Membership,
@@ -160,10 +164,70 @@ def rewrite_module(module: Module, version: str) -> Module:
     module = dataclasses.replace(module, rules=tuple(_with_formatting(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
+    module = _collections_bound_first(module)
     if version == "v1":
         return module
     module = _rename_keyword_names(module)
     return map_bottom_up(module, _deprecated_to_helper)
+
+
+COLLECTION_PREFIX = "__gk_coll_"
+
+
+def _collections_bound_first(module: Module) -> Module:
+    """Every collection iterated through a path bound to a fresh variable first: `x := input.a.b[_].c` ->
+    `__gk_coll_0 := input.a.b; x := __gk_coll_0[_].c`, and `some c in input.a.b` likewise. rego-cpp iterates
+    a path (a variable followed by keys) several times slower than a variable. Negated expressions are left
+    as they are (binding changes what an undefined path means there)."""
+    taken = {node.name for node in walk(module) if isinstance(node, Var)}
+    names = (name for i in itertools.count() if (name := f"{COLLECTION_PREFIX}{i}") not in taken)
+
+    def bind(term: Ref, hoisted: list[Expr]) -> Var:
+        fresh = Var(name=next(names))
+        hoisted.append(Expr(value=Assignment(op=":=", left=fresh, right=term)))
+        return fresh
+
+    def bound(node: Any, hoisted: list[Expr]) -> Any:
+        if isinstance(node, tuple):
+            return tuple(bound(item, hoisted) for item in node)
+        if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES)):
+            return node  # comprehension and `every` bodies are bodies of their own
+        if isinstance(node, SomeIn) and _is_path(node.collection):
+            node = dataclasses.replace(node, collection=bind(node.collection, hoisted))
+        elif isinstance(node, Ref):
+            keys = next((i for i, part in enumerate(node.parts) if not isinstance(part, SCALARS)), 0)
+            if keys:
+                prefix = Ref(head=node.head, parts=node.parts[:keys])
+                node = Ref(head=bind(prefix, hoisted), parts=node.parts[keys:])
+        changes = {name: bound(value, hoisted) for name, value in children(node) if isinstance(value, Node | tuple)}
+        return dataclasses.replace(node, **changes) if changes else node
+
+    def body(exprs: Body) -> Body:
+        out: list[Expr] = []
+        for expr in exprs:
+            if expr.negated or expr.withs:
+                out.append(expr)
+                continue
+            hoisted: list[Expr] = []
+            value = bound(expr.value, hoisted)
+            out += [*hoisted, dataclasses.replace(expr, value=value)]
+        return tuple(out)
+
+    def change(node: Node) -> Node:
+        if isinstance(node, _SCOPES):
+            return dataclasses.replace(node, body=body(node.body))
+        if isinstance(node, ElseClause):
+            return dataclasses.replace(node, body=body(node.body))
+        if isinstance(node, Rule):
+            return dataclasses.replace(node, bodies=tuple(body(b) for b in node.bodies))
+        return node
+
+    return dataclasses.replace(module, rules=map_bottom_up(module.rules, change))
+
+
+def _is_path(term: Any) -> bool:
+    """A reference with keys, all of them constants (`input.a.b`)."""
+    return isinstance(term, Ref) and bool(term.parts) and all(isinstance(part, SCALARS) for part in term.parts)
 
 
 def with_helpers(module: Module) -> Module:
