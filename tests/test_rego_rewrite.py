@@ -460,18 +460,23 @@ ITERATIONS = (
     'none_bad if { not input.pod.spec.containers[_].name == "bad" }\n'
     "per_name(k) := {i | i := input.pod.spec.containers[_]; i.name == k}\n"
     'first := x if { x := input.pod.spec.nope[_] } else := y if { y := input.pod.spec.containers[_].name; y == "b" }\n'
-    'r := [names, images, ports, missing, chars, none_bad, per_name("b"), first]\n'
+    'switches := {"hostPID": "pid", "hostIPC": "ipc"}\n'
+    "on contains f if { some f; switches[f]; input.pod.spec[f] == true }\n"
+    'r := [names, images, ports, missing, chars, none_bad, per_name("b"), first, on]\n'
 )
 
 
 def test_collections_are_bound_before_they_are_iterated_and_mean_the_same() -> None:
-    """rego-cpp iterates a path (`input.a.b[_]`) several times slower than a variable, so the translation binds
-    the collection to a variable first; what each rule means stays as written."""
+    """rego-cpp iterates a path (`input.a.b[_]`) several times slower than a variable, and compares a key it
+    looks up (`spec[f] == true`) several times slower than a variable, so the translation binds both first;
+    what each rule means stays as written."""
     translated = translate(ITERATIONS, "v1", "m.rego")
     assert ":= input.pod.spec.containers\n" in translated
     assert "input.pod.spec.containers[" not in translated.split("none_bad", 1)[0]
     assert 'not input.pod.spec.containers[_].name == "bad"' in translated  # a negation is left as written
-    pod = {"kind": "Pod", "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "ports": [{"port": 80}]}]}}
+    assert "[f]\n    __gk_0 == true\n" in translated
+    containers = [{"name": "a", "image": "x"}, {"name": "b", "ports": [{"port": 80}]}]
+    pod = {"kind": "Pod", "spec": {"hostPID": True, "hostIPC": False, "containers": containers}}
     raw = CompiledPolicy({"m.rego": ITERATIONS}, "m/r")
     rewritten = CompiledPolicy({"m.rego": translated}, "m/r")
     for document in ({"pod": pod}, {"pod": {"kind": "Pod", "spec": {}}}, {}):
@@ -479,5 +484,5 @@ def test_collections_are_bound_before_they_are_iterated_and_mean_the_same() -> N
         assert rewritten.evaluate(to_engine_json(document)) == expected
     assert expected is None  # no pod: `r` is undefined both ways
     assert raw.evaluate(to_engine_json({"pod": pod})) == [
-        ["a", "b"], ["x"], [80], [], [], True, [{"name": "b", "ports": [{"port": 80}]}], "b"
+        ["a", "b"], ["x"], [80], [], [], True, [{"name": "b", "ports": [{"port": 80}]}], "b", ["hostPID"]
     ]  # fmt: skip
