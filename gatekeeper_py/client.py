@@ -223,7 +223,10 @@ class Client:
         ReviewError for a request that cannot be reviewed. `expand=False` reviews the object alone (gator verify
         does not expand AdmissionReview cases).
         """
-        review = thing if isinstance(thing, Review) else build_review(thing, namespace=namespace, source=source)
+        if isinstance(thing, Review):
+            review = thing
+        else:  # not copied: nothing here changes the request; results point at the caller's object, as for plain ones
+            review = build_review(thing, namespace=namespace, source=source, copy_input=False)
         point = enforcement_point or self.enforcement_point
         results = self._review_one(review, point, namespace_in_input)
         parent = review.object or review.old_object

@@ -154,16 +154,19 @@ def _source(match: Match, obj: Obj, ns: Namespace, source: str) -> bool:
     return wanted == source
 
 
-_CRITERIA: tuple[Callable[[Match, Obj, Namespace, str], bool], ...] = (
-    _kinds, _scope, _namespaces, _excluded_namespaces, _label_selector, _namespace_selector, _name, _source,
+# Each criterion with the field it reads; a criterion passes when its field is absent, so only present ones run.
+_CRITERIA: tuple[tuple[str, Callable[[Match, Obj, Namespace, str], bool]], ...] = (
+    ("kinds", _kinds), ("scope", _scope), ("namespaces", _namespaces), ("excludedNamespaces", _excluded_namespaces),
+    ("labelSelector", _label_selector), ("namespaceSelector", _namespace_selector), ("name", _name),
+    ("source", _source),
 )  # fmt: skip
 
 
 def object_matches(match: Match, obj: Obj, ns: Namespace, source: str = ORIGINAL) -> bool:
     """All criteria, in Gatekeeper's order; the first that fails decides, the first error raises."""
-    for criterion in _CRITERIA:
+    for field, criterion in _CRITERIA:
         try:
-            if not criterion(match, obj, ns, source):
+            if field in match and not criterion(match, obj, ns, source):
                 return False
         except MatchError as exc:
             raise MatchError(f"failed to run Match criteria: {exc.reason}") from None

@@ -116,17 +116,23 @@ def review_object(
     return Review(request=request, namespace=namespace, source=source)
 
 
+def _shared(value: Any) -> Any:
+    return value
+
+
 def review_request(
     request: dict[str, Any],
     *,
     namespace: dict[str, Any] | None = None,
     source: str = ORIGINAL,
     strict: bool = False,
+    copy_input: bool = True,
 ) -> Review:
     """The review of an AdmissionRequest (CREATE, UPDATE, DELETE, CONNECT).
 
     `strict` rejects unknown fields, as gator verify does; the webhook ignores them (a newer apiserver may
-    send fields this code does not know).
+    send fields this code does not know). `copy_input=False` shares the request's values instead of copying
+    them, for a caller that is done with the review before the request can change.
     """
     if not isinstance(request, dict):
         raise ReviewError("the AdmissionReview's request must be a mapping")
@@ -152,19 +158,20 @@ def review_request(
     if request.get("object") is None and request.get("oldObject") is None:
         raise ReviewError("AdmissionRequest needs an object or an oldObject")
 
+    clone = copy.deepcopy if copy_input else _shared
     doc: dict[str, Any] = {}
     for key in _REQUEST_FIELDS:
         value = request.get(key)
         if key in _OMIT_EMPTY or key == "dryRun":
             if value not in (None, "", {}):
-                doc[key] = copy.deepcopy(value)
+                doc[key] = clone(value)
         elif key in ("kind", "resource"):
             fields = ("group", "version", "kind" if key == "kind" else "resource")
             doc[key] = {f: (value or {}).get(f, "") for f in fields}
         elif key == "userInfo":
-            doc[key] = {f: copy.deepcopy(user_info[f]) for f in _USER_INFO_FIELDS if user_info.get(f)}
+            doc[key] = {f: clone(user_info[f]) for f in _USER_INFO_FIELDS if user_info.get(f)}
         else:
-            doc[key] = copy.deepcopy(value) if value is not None else ("" if key in ("uid", "operation") else None)
+            doc[key] = clone(value) if value is not None else ("" if key in ("uid", "operation") else None)
     _set_object_on_delete(doc)
     return Review(request=doc, namespace=namespace, source=source)
 
@@ -188,13 +195,19 @@ def is_admission_request(obj: Any) -> bool:
 
 
 def build_review(
-    thing: dict[str, Any], *, namespace: dict[str, Any] | None = None, source: str = ORIGINAL, strict: bool = False
+    thing: dict[str, Any],
+    *,
+    namespace: dict[str, Any] | None = None,
+    source: str = ORIGINAL,
+    strict: bool = False,
+    copy_input: bool = True,
 ) -> Review:
-    """A Review from a plain object, an AdmissionRequest or an AdmissionReview (`strict`: see review_request)."""
+    """A Review from a plain object, an AdmissionRequest or an AdmissionReview (`strict`, `copy_input`: see
+    review_request; a plain object is never copied)."""
     if is_admission_review(thing):
         if "request" not in thing or thing["request"] is None:
             raise ReviewError("AdmissionReview has no request")
-        return review_request(thing["request"], namespace=namespace, source=source, strict=strict)
-    if is_admission_request(thing):
-        return review_request(thing, namespace=namespace, source=source, strict=strict)
-    return review_object(thing, namespace=namespace, source=source)
+        thing = thing["request"]
+    elif not is_admission_request(thing):
+        return review_object(thing, namespace=namespace, source=source)
+    return review_request(thing, namespace=namespace, source=source, strict=strict, copy_input=copy_input)

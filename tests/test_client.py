@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -388,6 +389,16 @@ def test_object_with_a_non_finite_number_is_a_review_error() -> None:
     client.add_constraint(constraint("K8sAlways", "c", parameters={"msg": "m"}))
     with pytest.raises(ReviewError, match="cannot be reviewed: it holds a number that is not finite"):
         client.review(pod("p", containers=[{"name": "c", "image": "x", "ratio": float("inf")}]))
+
+
+@pytest.mark.parametrize("operation", ["CREATE", "UPDATE", "DELETE"])
+def test_review_leaves_the_callers_admission_review_unchanged(operation: str) -> None:
+    client = always_client()
+    client.add_constraint(constraint("K8sAlways", "c", parameters={"msg": "m"}))
+    body = admission_review(operation, pod("p"), pod("p", labels={"v": "old"}), dryRun=True)
+    before = copy.deepcopy(body)
+    assert [r.msg for r in client.review(body, namespace=namespace("default"))] == ["m"]
+    assert body == before
 
 
 V0_TEMPLATE = """package k8sdisallowedtags

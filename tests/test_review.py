@@ -167,6 +167,16 @@ def test_review_request_copies_its_input() -> None:
     assert review.request["userInfo"]["groups"] == ["devs", "system:authenticated"]
 
 
+@pytest.mark.parametrize("wrap", [False, True])
+def test_build_review_can_share_the_requests_values_instead_of_copying(wrap: bool) -> None:
+    req = request("CREATE", config_map())
+    body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req} if wrap else req
+    shared = build_review(body, copy_input=False)
+    assert shared.request == build_review(body).request
+    assert shared.object is req["object"]
+    assert shared.request["userInfo"]["groups"] is req["userInfo"]["groups"]
+
+
 def test_review_request_update_keeps_object_and_old_object() -> None:
     new, old = config_map(k="new"), config_map(k="old")
     review = review_request(request("UPDATE", new, old))
