@@ -229,7 +229,8 @@ class RegoDriver:
         runner's lock must be held."""
 
         def shared_input(kinds: list[str]) -> str:
-            firsts = ",".join(f"{json.dumps(kind)}:{parameters[kind][0]}" for kind in kinds)
+            reading = [kind for kind in kinds if self._programs[kind].translation.reads_parameters]
+            firsts = ",".join(f"{json.dumps(kind)}:{parameters[kind][0]}" for kind in reading)
             sets = ",".join(
                 f"{json.dumps(kind)}:[{','.join(parameters[kind])}]" for kind in kinds if len(parameters[kind]) > 1
             )
