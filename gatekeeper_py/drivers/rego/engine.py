@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regopy import Bundle, BundleFormat, Interpreter, LogLevel, RegoError
+from regopy import Bundle, BundleFormat, Interpreter, LogLevel, RegoError, rego_shared
 from regopy.rego_shared import (
     NodeKind,
     rego_bundle_query_entrypoint,
@@ -231,6 +231,8 @@ def _decode_string(raw: str) -> str:
     # Literal and input strings are held as their JSON-escaped text; the results of some builtins (concat,
     # upper, lower, replace, regex.replace, format_int, json.marshal, ...) as a whole quoted JSON string,
     # which rego-cpp itself compares without the quotes (`concat("-", ["a", "b"]) == "a-b"`).
+    if "\\" not in raw and '"' not in raw:
+        return raw  # nothing escaped, not quoted
     quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
     try:
         return json.loads(raw if quoted else f'"{raw}"')
@@ -238,33 +240,44 @@ def _decode_string(raw: str) -> str:
         return raw
 
 
+# Node kinds as the C library gives them (regopy's `rego_node_type` makes an enum of each, which costs as much
+# as the rest of reading a node).
+_node_kind = rego_shared.rego.regoNodeType
+_STRING, _INT, _FLOAT, _NULL = NodeKind.String.value, NodeKind.Int.value, NodeKind.Float.value, NodeKind.Null.value
+_OBJECT, _SET = NodeKind.Object.value, NodeKind.Set.value
+_WRAPPERS = {kind.value for kind in _SCALAR_WRAPPERS}
+_SEQUENCES = {NodeKind.Array.value, NodeKind.Terms.value}
+_BOOLEANS = {NodeKind.Boolean.value, NodeKind.True_.value, NodeKind.False_.value}
+_ERRORS = {kind.value for kind in _ERROR_KINDS}
+
+
 def decode(node: Any) -> Any:
     """A rego-cpp value node as plain Python: sets become lists, sorted in OPA's order of values."""
-    kind = rego_node_type(node)
-    while kind in _SCALAR_WRAPPERS:
+    kind = _node_kind(node)
+    while kind in _WRAPPERS:
         node = rego_node_get(node, 0)
-        kind = rego_node_type(node)
-    if kind == NodeKind.String:
+        kind = _node_kind(node)
+    if kind == _STRING:
         return _decode_string(rego_node_value(node))
-    if kind == NodeKind.Int:
-        return int(rego_node_value(node))
-    if kind == NodeKind.Float:
-        return float(rego_node_value(node))
-    if kind in (NodeKind.Boolean, NodeKind.True_, NodeKind.False_):
-        return rego_node_value(node).lower() == "true"  # rego-cpp spells some booleans `True`
-    if kind == NodeKind.Null:
-        return None
-    if kind in (NodeKind.Array, NodeKind.Terms):
-        return [decode(rego_node_get(node, i)) for i in range(rego_node_size(node))]
-    if kind == NodeKind.Set:  # rego-cpp keeps insertion order; OPA sorts sets
-        return sorted((decode(rego_node_get(node, i)) for i in range(rego_node_size(node))), key=opa_order)
-    if kind in _ERROR_KINDS:
-        raise _NestedError("; ".join(_error_messages(node)) or "rego evaluation error")
-    if kind == NodeKind.Object:
+    if kind == _OBJECT:
         out: dict[str, Any] = {}
         for i in range(rego_node_size(node)):
             item = rego_node_get(node, i)
             key = decode(rego_node_get(item, 0))
             out[key if isinstance(key, str) else json.dumps(key)] = decode(rego_node_get(item, 1))
         return out
-    raise EngineError(f"unexpected rego-cpp node kind {kind}")
+    if kind in _SEQUENCES:
+        return [decode(rego_node_get(node, i)) for i in range(rego_node_size(node))]
+    if kind == _SET:  # rego-cpp keeps insertion order; OPA sorts sets
+        return sorted((decode(rego_node_get(node, i)) for i in range(rego_node_size(node))), key=opa_order)
+    if kind == _INT:
+        return int(rego_node_value(node))
+    if kind == _FLOAT:
+        return float(rego_node_value(node))
+    if kind in _BOOLEANS:
+        return rego_node_value(node).lower() == "true"  # rego-cpp spells some booleans `True`
+    if kind == _NULL:
+        return None
+    if kind in _ERRORS:
+        raise _NestedError("; ".join(_error_messages(node)) or "rego evaluation error")
+    raise EngineError(f"unexpected rego-cpp node kind {rego_node_type(node)}")
