@@ -391,6 +391,14 @@ def test_object_with_a_non_finite_number_is_a_review_error() -> None:
         client.review(pod("p", containers=[{"name": "c", "image": "x", "ratio": float("inf")}]))
 
 
+def test_an_object_that_contains_itself_is_a_review_error() -> None:
+    client = always_client()
+    looped = pod("p")
+    looped["spec"]["self"] = looped
+    with pytest.raises(ReviewError, match="cannot be reviewed: it is nested too deeply"):
+        client.review(looped)
+
+
 @pytest.mark.parametrize("operation", ["CREATE", "UPDATE", "DELETE"])
 def test_review_leaves_the_callers_admission_review_unchanged(operation: str) -> None:
     client = always_client()
