@@ -116,7 +116,9 @@ def _regex(pattern: str) -> Any:
 
 
 def _matches(text: str, pattern: str) -> bool:
-    return _regex(pattern).search(text) is not None
+    # As UTF-8 bytes (how RE2 reads text anyway): google-re2 then skips mapping offsets back to characters,
+    # which is half the time of a call.
+    return _regex(pattern).search(text.encode()) is not None
 
 
 def _find(text: str, pattern: str) -> str:
