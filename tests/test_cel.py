@@ -557,3 +557,22 @@ def test_constraints_with_the_same_parameters_are_evaluated_once_unless_the_temp
         ("K8sCelLabels", "d", "missing labels: y"),
     ]
     assert sorted(counts) == [2, 3]  # two distinct parameter sets of K8sCelLabels; K8sCelByName one by one
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_a_template_reading_only_variables_params_sees_only_the_parameters(failing: bool) -> None:
+    """Outside `spec.parameters` the constraint is invisible to such a template, so a value there that CEL cannot
+    hold (an integer beyond 64 bits) changes nothing, on the one-call path and on the fallback alike."""
+    check = ("object.spec.missing.x == 1 || " if failing else "") + "object.metadata.name == variables.params.n"
+    tmpl = cel_template(
+        "K8sCelParamsOnly",
+        schema={"type": "object", "properties": {"n": {"type": "string"}}},
+        validations=[{"expression": check, "messageExpression": '"want " + variables.params.n'}],
+    )
+    client = Client(enforcement_point=GATOR)
+    client.add_template(tmpl)
+    huge = constraint("K8sCelParamsOnly", "c", parameters={"n": "q"})
+    huge["metadata"]["generation"] = 2**70
+    client.add_constraint(huge)
+    found = [r.msg for r in client.review(pod("p"))]
+    assert found == (["expression '" + check + "' resulted in error: no such key: missing"] if failing else ["want q"])

@@ -486,3 +486,21 @@ def test_collections_are_bound_before_they_are_iterated_and_mean_the_same() -> N
     assert raw.evaluate(to_engine_json({"pod": pod})) == [
         ["a", "b"], ["x"], [80], [], [], True, [{"name": "b", "ports": [{"port": 80}]}], "b", ["hostPID"]
     ]  # fmt: skip
+
+
+def test_nothing_is_bound_out_of_a_template_string_or_from_a_package_of_data() -> None:
+    """In a template string an undefined value prints `<undefined>`; `data.lib[k]` evaluates only rule `k`, so
+    `data.lib` is not bound whole (a broken rule elsewhere in the package must not matter)."""
+    main = (
+        "package m\n"
+        'shown := x if { k := "owner"; x := $"owner={input.labels[k]}, next={input.n[k] + 1}" }\n'
+        'picked := v if { k := "good"; v := data.lib[k] }\n'
+        "r := [shown, picked]\n"
+    )
+    lib = "package lib\ngood := 1\nbad := 1 if { input.n }\nbad := 2 if { input.n }\n"
+    modules = {"m.rego": translate(main, "v1", "m.rego"), "lib.rego": translate(lib, "v1", "lib.rego")}
+    policy = CompiledPolicy(modules, "m/r")
+    assert policy.evaluate(to_engine_json({"labels": {}, "n": {}})) == [
+        "owner=<undefined>, next=<undefined>",
+        1,
+    ]

@@ -269,19 +269,20 @@ class CelDriver:
             by_parameters = one_call is not None and one_call.by_parameters
             keys = [c.parameters_key if by_parameters else i for i, c in enumerate(of_kind)]
             firsts, slots[kind] = distinct(keys)
-            constraints[kind] = [_parameters_only(of_kind[i]) if by_parameters else of_kind[i].obj for i in firsts]
+            constraints[kind] = [_visible(of_kind[i], by_parameters) for i in firsts]
         every = self._activation(inputs, constraints)
         violations: list[Violation] = []
         for kind, of_kind in matched.items():
             program = self._programs[kind]
+            by_parameters = program.one_call is not None and program.one_call.by_parameters
             found = _one_call_messages(program, every, len(constraints[kind])) if program.one_call and every else None
             for i, constraint in enumerate(of_kind):
                 messages = found[slots[kind][i]] if found is not None else None
                 if messages is None and program.one_call:  # something failed: this constraint on its own
-                    alone = self._activation(inputs, {kind: [constraint.obj]})
+                    alone = self._activation(inputs, {kind: [_visible(constraint, by_parameters)]})
                     messages = (_one_call_messages(program, alone, 1) or [None])[0] if alone else None
                 if messages is None:
-                    messages = self._messages(program, {**inputs, "params": constraint.obj})
+                    messages = self._messages(program, {**inputs, "params": _visible(constraint, by_parameters)})
                 violations += [Violation(constraint, message, details=None) for message in messages]
         return violations
 
@@ -352,9 +353,11 @@ class CelDriver:
             raise
 
 
-def _parameters_only(constraint: Constraint) -> dict[str, Any]:
-    """What a template that reads the constraint only as `variables.params` can see of it: converting the whole
-    constraint to CEL on every review costs some 10% of such a review."""
+def _visible(constraint: Constraint, by_parameters: bool) -> dict[str, Any]:
+    """The constraint as `params`; only its `spec.parameters` for a template that reads it only as
+    `variables.params` (converting the whole constraint to CEL on every review costs some 10% of such a review)."""
+    if not by_parameters:
+        return constraint.obj
     spec = constraint.obj.get("spec")
     return {"spec": {"parameters": spec["parameters"]}} if isinstance(spec, dict) and "parameters" in spec else {}
 

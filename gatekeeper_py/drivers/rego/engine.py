@@ -115,7 +115,7 @@ class CompiledPolicy:
         except RegoError as exc:
             raise compile_error(exc, modules) from None
         if not bundle.ok():
-            raise EngineError(f"rego-cpp could not build entrypoints {', '.join(entrypoints)}")
+            raise EngineError(f"rego-cpp could not build entrypoint {', '.join(entrypoints)}")
         self._set(bundle, entrypoints[0])
 
     def _set(self, bundle: Bundle, entrypoint: str) -> None:

@@ -73,6 +73,7 @@ from .syntax import (
     SomeDecl,
     SomeIn,
     String,
+    TemplateString,
     Term,
     Var,
     With,
@@ -191,11 +192,13 @@ def _collections_bound_first(module: Module) -> Module:
     def bound(node: Any, hoisted: list[Expr]) -> Any:
         if isinstance(node, tuple):
             return tuple(bound(item, hoisted) for item in node)
-        if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES)):
-            return node  # comprehension and `every` bodies are bodies of their own
+        if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES, TemplateString)):
+            # Comprehension and `every` bodies are bodies of their own; in a template string an undefined
+            # value prints as `<undefined>` rather than failing the body.
+            return node
         if isinstance(node, SomeIn) and _is_path(node.collection):
             node = dataclasses.replace(node, collection=bind(node.collection, hoisted))
-        elif isinstance(node, Ref):
+        elif isinstance(node, Ref) and node.head != Var(name="data"):  # a prefix of `data` may be a package
             keys = next((i for i, part in enumerate(node.parts) if not isinstance(part, SCALARS)), 0)
             if keys:
                 prefix = Ref(head=node.head, parts=node.parts[:keys])
@@ -227,8 +230,13 @@ def _collections_bound_first(module: Module) -> Module:
 
 
 def _is_path(term: Any) -> bool:
-    """A reference with keys, all of them constants (`input.a.b`)."""
-    return isinstance(term, Ref) and bool(term.parts) and all(isinstance(part, SCALARS) for part in term.parts)
+    """A reference with keys, all of them constants, outside `data` (`input.a.b`)."""
+    return (
+        isinstance(term, Ref)
+        and term.head != Var(name="data")
+        and bool(term.parts)
+        and all(isinstance(part, SCALARS) for part in term.parts)
+    )
 
 
 def with_helpers(module: Module) -> Module:
@@ -576,11 +584,11 @@ class _Rewriter:
                 changes[name] = self._nested_bodies(value)
         return dataclasses.replace(node, **changes) if changes else node
 
-    def _hoist_in_calls(self, node: Any, hoisted: list[Expr], *, in_call: bool) -> Any:
-        """Replace variable-indexed refs inside call arguments and operands by fresh variables bound in
-        `hoisted`."""
+    def _hoist_in_calls(self, node: Any, hoisted: list[Expr], *, in_call: bool, operators: bool = True) -> Any:
+        """Replace variable-indexed refs inside call arguments and operator operands (not inside a template
+        string, where an undefined operand prints as `<undefined>`) by fresh variables bound in `hoisted`."""
         if isinstance(node, tuple):
-            return tuple(self._hoist_in_calls(item, hoisted, in_call=in_call) for item in node)
+            return tuple(self._hoist_in_calls(item, hoisted, in_call=in_call, operators=operators) for item in node)
         if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES)):
             return node  # comprehension and `every` bodies are their own scopes, rewritten on their own
         if in_call and isinstance(node, Ref) and any(not isinstance(part, SCALARS) for part in node.parts):
@@ -588,15 +596,18 @@ class _Rewriter:
         if isinstance(node, Ref) and any(_is_iterating_ref(part) for part in node.parts):
             # `listed[names[_]]`: rego-cpp cannot compile an iterating ref used as a key; OPA binds it first.
             parts = tuple(
-                self._fresh_binding(self._hoist_in_calls(part, hoisted, in_call=False), hoisted)
+                self._fresh_binding(self._hoist_in_calls(part, hoisted, in_call=False, operators=operators), hoisted)
                 if _is_iterating_ref(part)
                 else part
                 for part in node.parts
             )
             node = dataclasses.replace(node, parts=parts)
-        inside = in_call or isinstance(node, Call | BinOp)  # an operator is a call of its builtin
+        operators = operators and not isinstance(node, TemplateString)
+        inside = in_call or isinstance(node, Call) or (operators and isinstance(node, BinOp))  # an operator: a call
         changes = {}
         for name, value in children(node):
             if isinstance(value, Node | tuple):
-                changes[name] = self._hoist_in_calls(value, hoisted, in_call=inside and name != "name")
+                changes[name] = self._hoist_in_calls(
+                    value, hoisted, in_call=inside and name != "name", operators=operators
+                )
         return dataclasses.replace(node, **changes) if changes else node
