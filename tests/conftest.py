@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,20 @@ REPO = Path(__file__).resolve().parent.parent
 # the user's cache.
 os.environ["GATEKEEPER_PY_CACHE_DIR"] = tempfile.mkdtemp(prefix="gatekeeper-py-test-cache-")
 pytest_plugins = ["fake_cluster"]  # the fake_cluster fixture
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, note: Callable[..., Any]) -> list[Any]:
+    """From now on, each call of `owner.name` is carried out as before and noted, as `note(*its arguments)`, in
+    the list returned (for a method, the arguments start with the instance)."""
+    noted: list[Any] = []
+    original = getattr(owner, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        noted.append(note(*args, **kwargs))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return noted
 
 
 def run_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import admission_review, constraint, namespace, pod, template
+from conftest import admission_review, constraint, namespace, pod, record_calls, template
 
 from gatekeeper_py import Client, TemplateError
 from gatekeeper_py.drivers.cel import CelDriver
@@ -427,14 +427,9 @@ def test_a_constraint_without_errors_is_evaluated_in_one_call(monkeypatch: pytes
 def test_evaluation_errors_and_deep_templates_fall_back_to_variables_one_by_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[str] = []
-    lazy = CelDriver._messages
-
-    def counted(self: CelDriver, program: Any, inputs: dict[str, Any]) -> list[str]:
-        calls.append(program.source.validations[0].expression)
-        return lazy(self, program, inputs)
-
-    monkeypatch.setattr(CelDriver, "_messages", counted)
+    calls = record_calls(
+        monkeypatch, CelDriver, "_messages", lambda _, program, inputs: program.source.validations[0].expression
+    )
     # An error in one call: evaluated again lazily, which words it as Kubernetes does.
     tmpl = cel_template(
         "K8sCelFallback",
@@ -525,14 +520,7 @@ def test_constraints_with_the_same_parameters_are_evaluated_once_unless_the_temp
 ) -> None:
     from gatekeeper_py.drivers.cel import driver as cel_driver
 
-    counts: list[int] = []
-    one_call = cel_driver._one_call_messages
-
-    def counted(program: Any, activation: Any, count: int) -> Any:
-        counts.append(count)
-        return one_call(program, activation, count)
-
-    monkeypatch.setattr(cel_driver, "_one_call_messages", counted)
+    counts = record_calls(monkeypatch, cel_driver, "_one_call_messages", lambda program, activation, count: count)
     by_name = cel_template(
         "K8sCelByName",
         schema=LABELS_SCHEMA,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from conftest import admission_review, constraint, namespace, pod, template
+from conftest import admission_review, constraint, namespace, pod, record_calls, template
 
 from gatekeeper_py import Client, ConstraintError, ReviewError, TemplateError
 from gatekeeper_py.drivers.base import Violation
@@ -460,15 +460,7 @@ def test_rego_v0_templates_run_as_gatekeeper_runs_them() -> None:
 @pytest.fixture
 def rego_inputs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every input the Rego driver hands rego-cpp, parsed."""
-    inputs: list[dict[str, Any]] = []
-    set_input = Runner.set_input
-
-    def recorded(self: Runner, input_json: str) -> Any:
-        inputs.append(json.loads(input_json))
-        return set_input(self, input_json)
-
-    monkeypatch.setattr(Runner, "set_input", recorded)
-    return inputs
+    return record_calls(monkeypatch, Runner, "set_input", lambda _, input_json: json.loads(input_json))
 
 
 def test_a_review_sets_the_rego_input_once_for_all_its_templates_and_constraints(
@@ -507,14 +499,7 @@ def test_each_distinct_set_of_parameters_is_evaluated_once(
 ) -> None:
     """Once per kind when the template reads no parameters; every constraint still gets its results. A kind with
     one set of parameters is queried without the hook's `with`."""
-    entrypoints: list[str | None] = []
-    query = Runner.query
-
-    def recorded(self: Runner, policy: Any, entrypoint: str | None = None) -> Any:
-        entrypoints.append(entrypoint)
-        return query(self, policy, entrypoint)
-
-    monkeypatch.setattr(Runner, "query", recorded)
+    entrypoints = record_calls(monkeypatch, Runner, "query", lambda _, policy, entrypoint=None: entrypoint)
     fixed = 'package fixed\nviolation contains {"msg": "no labels"} if { not input.review.object.metadata.labels }\n'
     client = Client()
     client.add_template(template("K8sFixed", fixed))
@@ -536,14 +521,7 @@ def test_constraints_are_matched_only_against_objects_of_kinds_they_can_select(
 ) -> None:
     import gatekeeper_py.client as client_module
 
-    checked: list[str] = []
-    matches = client_module.review_matches
-
-    def counted(match: Any, review: Any, ns: Any) -> bool:
-        checked.append(review.object["kind"])
-        return matches(match, review, ns)
-
-    monkeypatch.setattr(client_module, "review_matches", counted)
+    checked = record_calls(monkeypatch, client_module, "review_matches", lambda _, review, ns: review.object["kind"])
     client = Client()
     client.add_template(template("K8sAlways", ALWAYS, schema=MSG_SCHEMA))
     pods = {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}
