@@ -141,6 +141,20 @@ class _Program:
     validations: tuple[tuple[Validation, _Compiled, _Compiled | None], ...]
     one_call: _OneCall | None
 
+    @property
+    def by_parameters(self) -> bool:
+        """See `_OneCall.by_parameters`; false for a template that always runs variable by variable."""
+        return self.one_call is not None and self.one_call.by_parameters
+
+    def params(self, constraint: Constraint) -> dict[str, Any]:
+        """The constraint as `params`; only its `spec.parameters` when the template reads it only as
+        `variables.params` (converting the whole constraint to CEL on every review costs some 10% of such a
+        review)."""
+        if not self.by_parameters:
+            return constraint.obj
+        spec = constraint.obj.get("spec")
+        return {"spec": {"parameters": spec["parameters"]}} if isinstance(spec, dict) and "parameters" in spec else {}
+
 
 class CelDriver:
     """Compiles and runs templates' `K8sNativeValidation` sources."""
@@ -265,24 +279,22 @@ class CelDriver:
         constraints: dict[str, list[Any]] = {}
         slots: dict[str, list[int]] = {}
         for kind, of_kind in matched.items():
-            one_call = self._programs[kind].one_call
-            by_parameters = one_call is not None and one_call.by_parameters
-            keys = [c.parameters_key if by_parameters else i for i, c in enumerate(of_kind)]
+            program = self._programs[kind]
+            keys = [c.parameters_key if program.by_parameters else i for i, c in enumerate(of_kind)]
             firsts, slots[kind] = distinct(keys)
-            constraints[kind] = [_visible(of_kind[i], by_parameters) for i in firsts]
+            constraints[kind] = [program.params(of_kind[i]) for i in firsts]
         every = self._activation(inputs, constraints)
         violations: list[Violation] = []
         for kind, of_kind in matched.items():
             program = self._programs[kind]
-            by_parameters = program.one_call is not None and program.one_call.by_parameters
             found = _one_call_messages(program, every, len(constraints[kind])) if program.one_call and every else None
             for i, constraint in enumerate(of_kind):
                 messages = found[slots[kind][i]] if found is not None else None
                 if messages is None and program.one_call:  # something failed: this constraint on its own
-                    alone = self._activation(inputs, {kind: [_visible(constraint, by_parameters)]})
+                    alone = self._activation(inputs, {kind: [program.params(constraint)]})
                     messages = (_one_call_messages(program, alone, 1) or [None])[0] if alone else None
                 if messages is None:
-                    messages = self._messages(program, {**inputs, "params": _visible(constraint, by_parameters)})
+                    messages = self._messages(program, {**inputs, "params": program.params(constraint)})
                 violations += [Violation(constraint, message, details=None) for message in messages]
         return violations
 
@@ -351,15 +363,6 @@ class CelDriver:
                     f"expression '{compiled.expression}' resulted in error: {broken[missing.group(1)]}"
                 ) from None
             raise
-
-
-def _visible(constraint: Constraint, by_parameters: bool) -> dict[str, Any]:
-    """The constraint as `params`; only its `spec.parameters` for a template that reads it only as
-    `variables.params` (converting the whole constraint to CEL on every review costs some 10% of such a review)."""
-    if not by_parameters:
-        return constraint.obj
-    spec = constraint.obj.get("spec")
-    return {"spec": {"parameters": spec["parameters"]}} if isinstance(spec, dict) and "parameters" in spec else {}
 
 
 def _one_call_messages(program: _Program, activation: Any, count: int) -> list[list[str]] | None:

@@ -8,7 +8,8 @@ What it avoids, each measured (../shared/docs/regopy-notes.md and tests/test_eng
 - rego-cpp keeps strings in their JSON-escaped form: input goes in as JSON text (so input strings and
   the template's string literals share that form), and each string node is JSON-decoded on the way out.
 - `with` in templates crashes rego-cpp's compiler (templates using it are refused); the one `with` used
-  here, binding `input.parameters` in the driver's hook module, was tested over every template we run.
+  here, binding a kind's parameters in the driver's hook module (only for a kind with several sets of
+  parameters), was tested over every template we run.
 - rego-cpp prints compile errors on stdout, which would corrupt machine output: its logging is off.
 """
 
