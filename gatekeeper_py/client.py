@@ -10,9 +10,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .drivers.base import Driver, Violation
+from .drivers.base import Deadline, Driver, Violation, evaluation_failed
 from .enforcement import ENFORCEMENT_POINTS, SCOPED, WEBHOOK
-from .errors import ConstraintError, GatekeeperPyError, MatchError, TemplateError
+from .errors import ConstraintError, GatekeeperPyError, MatchError, ReviewError, TemplateError
 from .expansion import Expander, ExpansionTemplate, implied_results, is_expansion_template, parse_expansion_template
 from .inventory import Inventory
 from .loader import Document, object_id
@@ -51,14 +51,28 @@ class Client:
 
     `enforcement_point` decides which scoped actions apply and whether templates' `operations` filter
     the review (only at the webhook, `validation.gatekeeper.sh`, the default).
+
+    A template that cannot be evaluated for a review (an engine error, a budget, a crash the engine reports)
+    gives each of its constraints an error result (`Result.error`) naming the template and the reason, as
+    Gatekeeper does; `review` raises only ReviewError, for a request that cannot be reviewed at all.
+    `review_timeout` (seconds) is the deadline of one review: templates reached after it are not evaluated
+    and give error results instead.
     """
 
     def __init__(
-        self, *, enforcement_point: str = WEBHOOK, engine: str = "auto", drivers: Sequence[Driver] | None = None
+        self,
+        *,
+        enforcement_point: str = WEBHOOK,
+        engine: str = "auto",
+        drivers: Sequence[Driver] | None = None,
+        review_timeout: float | None = None,
     ) -> None:
         if enforcement_point not in ENFORCEMENT_POINTS:
             raise ValueError(f"unknown enforcement point {enforcement_point!r}: expected one of {ENFORCEMENT_POINTS}")
+        if review_timeout is not None and not review_timeout > 0:
+            raise ValueError(f"review_timeout must be a positive number of seconds, not {review_timeout!r}")
         self.enforcement_point = enforcement_point
+        self.review_timeout = review_timeout
         self._drivers = list(drivers) if drivers is not None else default_drivers(engine)
         self._templates: dict[str, ConstraintTemplate] = {}
         self._template_driver: dict[str, Driver] = {}
@@ -228,18 +242,21 @@ class Client:
         else:  # not copied: nothing here changes the request; results point at the caller's object, as for plain ones
             review = build_review(thing, namespace=namespace, source=source, copy_input=False)
         point = enforcement_point or self.enforcement_point
-        results = self._review_one(review, point, namespace_in_input)
+        deadline = Deadline(self.review_timeout) if self.review_timeout is not None else None
+        results = self._review_one(review, point, namespace_in_input, deadline)
         parent = review.object or review.old_object
         if expand and self.expander and isinstance(parent, dict):
             for resultant in self.expander.expand(parent):
                 generated = review_object(
                     resultant.obj, namespace=review.namespace, source=GENERATED, operation=review.operation
                 )
-                found = self._review_one(generated, point, namespace_in_input)
+                found = self._review_one(generated, point, namespace_in_input, deadline)
                 results += implied_results(found, resultant, parent)
         return Responses(sort_results(results))
 
-    def _review_one(self, review: Review, point: str, namespace_in_input: bool) -> list[Result]:
+    def _review_one(
+        self, review: Review, point: str, namespace_in_input: bool, deadline: Deadline | None
+    ) -> list[Result]:
         """The results of one review, without expansion."""
         if point == WEBHOOK:
             review = _without_namespace_of_namespaces(review)
@@ -266,8 +283,30 @@ class Client:
                 autoreject = Violation(constraint, AUTOREJECT_PREFIX + exc.reason, details=None)
                 results.append(_result(autoreject, point, violating))
         for driver, constraints in matched.items():
-            results += [_result(v, point, violating) for v in driver.query(constraints, document)]
+            results += [_result(v, point, violating) for v in _evaluate(driver, constraints, document, deadline)]
         return results
+
+
+def _evaluate(
+    driver: Driver, matched: dict[str, list[Constraint]], document: dict[str, Any], deadline: Deadline | None
+) -> list[Violation]:
+    """What `driver` finds for the constraints that matched, every kind at once. A failure the driver did not
+    report itself is found out kind by kind, and becomes an error violation for each constraint of its kind."""
+    try:
+        return driver.query(matched, document, deadline)
+    except ReviewError:
+        raise
+    except Exception:
+        pass
+    found: list[Violation] = []
+    for kind, constraints in matched.items():
+        try:
+            found += driver.query({kind: constraints}, document, deadline)
+        except ReviewError:
+            raise
+        except Exception as exc:
+            found += [Violation(c, evaluation_failed(kind, exc), details=None, error=True) for c in constraints]
+    return found
 
 
 class _ConstraintIndex:
@@ -315,4 +354,5 @@ def _result(violation: Violation, point: str, violating: dict[str, Any] | None) 
         scoped_actions=tuple(constraint.actions_at(point) or ()) if scoped else (),
         details=violation.details,
         violating_object=violating,
+        error=violation.error,
     )

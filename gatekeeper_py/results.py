@@ -23,6 +23,8 @@ class Result:
     details: Any = field(default_factory=dict)
     violating_object: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     target: str = TARGET_NAME
+    error: bool = False
+    """The template could not be evaluated (`msg` says why): Gatekeeper reports it as a result all the same."""
 
     @property
     def actions(self) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ReviewError
-from .jsonvalue import json_problem
+from .jsonvalue import as_json
 from .loader import meta_string, object_id
 
 ORIGINAL, GENERATED = "Original", "Generated"
@@ -94,7 +94,7 @@ def review_object(
         raise ReviewError("the object under review must be a mapping")
     if not obj.get("kind") or not isinstance(obj.get("kind"), str):
         raise ReviewError("the object under review has no kind", obj=object_id(obj))
-    reason = json_problem(obj)
+    reason, obj = as_json(obj)
     if reason:
         raise ReviewError(f"the object cannot be reviewed: {reason}", obj=object_id(obj))
     request: dict[str, Any] = {
@@ -148,7 +148,7 @@ def review_request(
     for key in ("uid", "name", "namespace", "operation", "subResource", "requestSubResource"):
         if request.get(key) is not None and not isinstance(request[key], str):
             raise ReviewError(f"AdmissionRequest {key} must be a string")
-    reason = json_problem(request)
+    reason, request = as_json(request)
     if reason:
         raise ReviewError(f"the AdmissionRequest cannot be reviewed: {reason}")
     for key in ("object", "oldObject"):

@@ -77,6 +77,16 @@ def template(
     }
 
 
+def cel_template(kind: str, rego: str | None = None, schema: dict | None = None, **source: Any) -> dict[str, Any]:
+    """A template with a CEL source (and a Rego one when `rego` is given)."""
+    tmpl = template(kind, rego or "unused", schema=schema)
+    code = [{"engine": "K8sNativeValidation", "source": source}]
+    if rego:
+        code.append(tmpl["spec"]["targets"][0]["code"][0])
+    tmpl["spec"]["targets"][0]["code"] = code
+    return tmpl
+
+
 def constraint(
     kind: str,
     name: str,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import admission_review, constraint, namespace, pod, record_calls, template
+from conftest import admission_review, cel_template, constraint, namespace, pod, record_calls, template
 
 from gatekeeper_py import Client, TemplateError
 from gatekeeper_py.drivers.cel import CelDriver
@@ -21,16 +21,6 @@ from gatekeeper_py.drivers.cel.rewrite import (
 )
 from gatekeeper_py.enforcement import GATOR
 from gatekeeper_py.review import review_object
-
-
-def cel_template(kind: str, rego: str | None = None, schema: dict | None = None, **source: Any) -> dict[str, Any]:
-    """A template with a CEL source (and a Rego one when `rego` is given)."""
-    tmpl = template(kind, rego or "unused", schema=schema)
-    code = [{"engine": "K8sNativeValidation", "source": source}]
-    if rego:
-        code.append(tmpl["spec"]["targets"][0]["code"][0])
-    tmpl["spec"]["targets"][0]["code"] = code
-    return tmpl
 
 
 def messages(tmpl: dict[str, Any], obj: Any, parameters: dict | None = None, **review_options: Any) -> list[str]:

@@ -176,7 +176,9 @@ def test_constraints_that_do_not_match_are_never_evaluated() -> None:
         def remove_template(self, kind: str) -> None: ...
         def set_inventory(self, inventory: dict[str, Any]) -> None: ...
 
-        def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
+        def query(
+            self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any], deadline: Any = None
+        ) -> list[Violation]:
             constraints = [c for kind in matched for c in matched[kind]]
             seen.append([c.name for c in constraints])
             return [Violation(c, f"from {c.name}") for c in constraints]

@@ -11,6 +11,7 @@ import pytest
 from conftest import admission_review, constraint, namespace, pod, template
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import value_paths
 
 from gatekeeper_py import Client, GatekeeperPyError, SchemaError, TemplateError
 from gatekeeper_py.loader import Document
@@ -256,23 +257,12 @@ BASE = {
 }
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_single_field_mutations_never_escape_as_crashes(data: st.DataObject) -> None:
     which = data.draw(st.sampled_from(sorted(BASE)))
     docs = copy.deepcopy(BASE)
-    paths = [p for p in _paths(docs[which]) if p]
+    paths = [p for p in value_paths(docs[which]) if p]
     path = data.draw(st.sampled_from(paths))
     node = docs[which]
     for key in path[:-1]:

@@ -29,7 +29,7 @@ from cel_expr_python.ext import ext_bindings, ext_strings
 
 from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
-from ..base import Violation, distinct
+from ..base import Deadline, Violation, distinct
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
 from .library import kubernetes_library
@@ -45,6 +45,10 @@ from .source import FAIL, CelSource, SourceError, Validation, parse_source
 
 CEL_ENGINE = "K8sNativeValidation"
 MAX_MESSAGE_LENGTH = 5 * 1024
+ITERATION_BUDGET = 10_000
+"""Comprehension iterations cel-cpp (as cel-expr-python builds it) allows in one evaluation; more is an error."""
+_RAISED = (RuntimeError, TypeError, ValueError, OverflowError, MemoryError)
+"""What cel-expr-python raises from an evaluation (budgets, values it cannot convert, RecursionError)."""
 # Gatekeeper's own variables come first (k8scel/transform/cel_snippets.go).
 BUILTIN_VARIABLES = (
     ("anyObject", 'has(request.operation) && request.operation == "DELETE" && object == null ? oldObject : object'),
@@ -81,7 +85,16 @@ def _error_text(value: Any) -> str:
         return f"no such key: {found.group(1)}"
     if text.startswith("No matching overloads found"):
         return "no such overload"
+    if text.startswith("Iteration budget exceeded"):
+        return f"operation cancelled: iteration budget exceeded (cel-cpp allows {ITERATION_BUDGET:,} per call)"
     return text
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What an evaluation that raised (rather than returned an error value) failed of."""
+    if isinstance(exc, RecursionError):
+        return "a value is nested too deeply"
+    return _error_text(exc)
 
 
 def _compile_error(exc: Exception) -> str:
@@ -112,10 +125,14 @@ class _Compiled:
     program: Any
 
     def evaluate(self, data: dict[str, Any]) -> Any:
-        value = self.program.eval(data=data)
-        if value.type() == cel.Type.ERROR:
-            raise _EvalError(f"expression '{self.expression}' resulted in error: {_error_text(value.value())}")
-        return _to_python(value)
+        try:
+            value = self.program.eval(data=data)
+            if value.type() != cel.Type.ERROR:
+                return _to_python(value)
+            reason = _error_text(value.value())
+        except _RAISED as exc:
+            reason = _failure_text(exc)
+        raise _EvalError(f"expression '{self.expression}' resulted in error: {reason}")
 
 
 @dataclass(frozen=True)
@@ -267,7 +284,9 @@ class CelDriver:
     def set_inventory(self, inventory: dict[str, Any]) -> None:
         """CEL templates cannot read the inventory (as in Gatekeeper)."""
 
-    def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
+    def query(
+        self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any], deadline: Deadline | None = None
+    ) -> list[Violation]:
         request = {k: v for k, v in review.items() if k not in ("object", "oldObject", "namespaceObject")}
         operation_is_delete = review.get("operation") == "DELETE"
         inputs = {
@@ -287,15 +306,21 @@ class CelDriver:
         violations: list[Violation] = []
         for kind, of_kind in matched.items():
             program = self._programs[kind]
+            if deadline is not None and deadline.passed():
+                if program.source.failure_policy == FAIL:
+                    violations += [Violation(c, deadline.missed(kind), details=None, error=True) for c in of_kind]
+                continue
             found = _one_call_messages(program, every, len(constraints[kind])) if program.one_call and every else None
             for i, constraint in enumerate(of_kind):
                 messages = found[slots[kind][i]] if found is not None else None
                 if messages is None and program.one_call:  # something failed: this constraint on its own
                     alone = self._activation(inputs, {kind: [program.params(constraint)]})
                     messages = (_one_call_messages(program, alone, 1) or [None])[0] if alone else None
-                if messages is None:
-                    messages = self._messages(program, {**inputs, "params": program.params(constraint)})
-                violations += [Violation(constraint, message, details=None) for message in messages]
+                if messages is not None:
+                    violations += [Violation(constraint, message, details=None) for message in messages]
+                    continue
+                for message, error in self._messages(program, {**inputs, "params": program.params(constraint)}):
+                    violations.append(Violation(constraint, message, details=None, error=error))
         return violations
 
     def _activation(self, inputs: dict[str, Any], constraints: dict[str, list[Any]]) -> Any | None:
@@ -305,8 +330,9 @@ class CelDriver:
         except (RuntimeError, TypeError, ValueError, OverflowError):
             return None
 
-    def _messages(self, program: _Program, inputs: dict[str, Any]) -> list[str]:
-        """The message of every failed validation for one constraint (or of the error that stopped it)."""
+    def _messages(self, program: _Program, inputs: dict[str, Any]) -> list[tuple[str, bool]]:
+        """The message of every failed validation for one constraint, or of the error that stopped it (then
+        with True)."""
         fail = program.source.failure_policy == FAIL
         variables, broken = self._variables(program, inputs)
         data = {k: v for k, v in inputs.items() if k != "params"} | {"variables": variables}
@@ -318,21 +344,21 @@ class CelDriver:
             except _EvalError as exc:
                 errors.append(str(exc))
         if errors:
-            return ([errors[0]] if len(errors) == 1 else ["[" + ", ".join(errors) + "]"]) if fail else []
-        messages = []
+            return [(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]", True)] if fail else []
+        messages: list[tuple[str, bool]] = []
         for validation, check, message_expression in program.validations:
             try:
                 if self._run(check, data, broken) is True:
                     continue
             except _EvalError as exc:
                 if fail:
-                    messages.append(str(exc))
+                    messages.append((str(exc), True))
                 continue
             text = None
             if message_expression is not None:
                 with contextlib.suppress(_EvalError):
                     text = self._run(message_expression, data, broken)
-            messages.append(_message(validation, text))
+            messages.append((_message(validation, text), False))
         return messages
 
     def _variables(self, program: _Program, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -373,7 +399,10 @@ def _one_call_messages(program: _Program, activation: Any, count: int) -> list[l
     conditions = one_call.condition_count
     found: list[dict[int, Any]] = [{} for _ in range(count)]  # position -> message value (false: a condition)
     for compiled in one_call.groups:
-        per_constraint = compiled.eval(activation)
+        try:
+            per_constraint = compiled.eval(activation)
+        except _RAISED:  # e.g. the iteration budget, which every constraint of the kind shares in this call
+            return None
         if per_constraint.type() == cel.Type.ERROR:
             return None
         for i, row in enumerate(per_constraint.value()):

@@ -15,6 +15,7 @@ constraint of a kind. `with` costs rego-cpp about as much as the query again, so
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from regopy import Interpreter
 
 from ...errors import ReviewError, TemplateError
 from ...model import Constraint, ConstraintTemplate, RegoSource
-from ..base import Violation, distinct
+from ..base import Deadline, Violation, distinct
 from ..cache import default_cache_dir
+from ..watchdog import Watchdog
 from .cache import TemplateCache, Translation
 from .checks import check_calls, check_module, erase_prints, reads_inventory, reads_parameters, reads_whole_input
 from .emit import emit_module
@@ -140,6 +142,7 @@ class RegoDriver:
         self._inventory: dict[str, Any] = {}
         self._inventory_version = 0
         self._runner = Runner()
+        self._watchdog = Watchdog()
         directory = cache_dir if cache_dir is not None else default_cache_dir()
         self._cache = TemplateCache(directory) if directory is not None else None
 
@@ -184,7 +187,9 @@ class RegoDriver:
         self._inventory = inventory
         self._inventory_version += 1
 
-    def query(self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any]) -> list[Violation]:
+    def query(
+        self, matched: Mapping[str, Sequence[Constraint]], review: dict[str, Any], deadline: Deadline | None = None
+    ) -> list[Violation]:
         policies: dict[str, CompiledPolicy] = {}
         violations: list[Violation] = []
         for kind, constraints in matched.items():
@@ -192,7 +197,7 @@ class RegoDriver:
                 policies[kind] = self._programs[kind].compiled(self._inventory, self._inventory_version)
             except EngineError as exc:
                 message = f"template {kind} failed to compile with the current inventory: {exc}"
-                violations += [Violation(c, message) for c in constraints]
+                violations += [Violation(c, message, error=True) for c in constraints]
         if not policies:
             return violations
         # Each distinct set of parameters of a kind is evaluated once (once in all when the template reads none).
@@ -210,23 +215,57 @@ class RegoDriver:
             review_json = to_engine_json(review)
         except ValueError as exc:
             raise ReviewError(f"the object under review cannot be encoded as JSON: {exc}") from None
-        with self._runner.lock:
-            values = self._evaluate(policies, parameters, review_json)
+        values = self._evaluate_in_time(policies, parameters, review_json, deadline)
         for kind, value in values.items():
             if isinstance(value, EvalError):
                 # Gatekeeper queries a kind at once: an error replaces the results of every constraint of it.
-                violations += [Violation(c, value.message) for c in matched[kind]]
+                violations += [Violation(c, value.message, error=True) for c in matched[kind]]
                 continue
             for constraint, slot in zip(matched[kind], slots[kind], strict=True):
                 violations += _violations(kind, constraint, value.get(str(slot)))
         return violations
 
-    def _evaluate(
-        self, policies: dict[str, CompiledPolicy], parameters: dict[str, list[str]], review_json: str
+    def _evaluate_in_time(
+        self,
+        policies: dict[str, CompiledPolicy],
+        parameters: dict[str, list[str]],
+        review_json: str,
+        deadline: Deadline | None,
     ) -> dict[str, dict[str, Any] | EvalError]:
-        """Per kind, the violation sets by position among its distinct parameters (or the error that replaced
-        them). Kinds whose template reads `input` whole are evaluated alone; the others share one input. The
-        runner's lock must be held."""
+        """`_evaluate`, within the deadline when there is one: the evaluation runs on the watchdog's thread, and
+        one that overruns is abandoned (rego-cpp cannot be interrupted): its kinds not done by then get an error,
+        and later reviews run on a fresh interpreter and freshly built policies, never on what it still uses."""
+        runner = self._runner
+        values: dict[str, dict[str, Any] | EvalError] = {}
+
+        def evaluate() -> None:
+            with runner.lock:
+                self._evaluate(runner, policies, parameters, review_json, deadline, values)
+
+        if deadline is None:
+            evaluate()
+            return values
+        if self._watchdog.run(evaluate, deadline.end - time.monotonic()):
+            return values
+        self._runner = Runner()
+        for program in self._programs.values():
+            program.policy = None
+        done = dict(values)  # the abandoned evaluation may still add to `values`
+        return {kind: done[kind] if kind in done else EvalError(deadline.missed(kind)) for kind in policies}
+
+    def _evaluate(
+        self,
+        runner: Runner,
+        policies: dict[str, CompiledPolicy],
+        parameters: dict[str, list[str]],
+        review_json: str,
+        deadline: Deadline | None,
+        values: dict[str, dict[str, Any] | EvalError],
+    ) -> None:
+        """Into `values`, per kind as it is done, the violation sets by position among its distinct parameters
+        (or the error that replaced them; a kind reached after the deadline is not evaluated). Kinds whose
+        template reads `input` whole are evaluated alone; the others share one input. `runner`'s lock must be
+        held."""
 
         def shared_input(kinds: list[str]) -> str:
             reading = [kind for kind in kinds if self._programs[kind].translation.reads_parameters]
@@ -237,34 +276,39 @@ class RegoDriver:
             return f'{{"review":{review_json},"{PARAMETERS_KEY}":{{{firsts}}},"{PARAMETER_SETS_KEY}":{{{sets}}}}}'
 
         def violation_sets(kind: str) -> dict[str, Any] | EvalError:
+            if deadline is not None and deadline.passed():
+                return EvalError(deadline.missed(kind))
             if len(parameters[kind]) == 1:
-                value = self._runner.query(policies[kind], HOOK_VIOLATION)
+                value = runner.query(policies[kind], HOOK_VIOLATION)
                 return value if isinstance(value, EvalError) else {"0": value}
-            value = self._runner.query(policies[kind], HOOK_VIOLATIONS)
+            value = runner.query(policies[kind], HOOK_VIOLATIONS)
             return value if isinstance(value, EvalError) else value or {}
 
-        values: dict[str, dict[str, Any] | EvalError] = {}
         shared = [kind for kind in policies if not self._programs[kind].translation.reads_whole_input]
-        rejected = self._runner.set_input(shared_input(shared)) if shared else None
+        rejected = runner.set_input(shared_input(shared)) if shared else None
         for kind in shared:
             if rejected is not None:  # a parameter rego-cpp cannot read: find out which kind it belongs to
-                values[kind] = self._runner.set_input(shared_input([kind])) or violation_sets(kind)
+                values[kind] = runner.set_input(shared_input([kind])) or violation_sets(kind)
             else:
                 values[kind] = violation_sets(kind)
         for kind in policies:
-            if kind not in values:
-                values[kind] = self._evaluate_alone(policies[kind], parameters[kind], review_json)
-        return values
+            if kind in values:
+                continue
+            if deadline is not None and deadline.passed():
+                values[kind] = EvalError(deadline.missed(kind))
+            else:
+                values[kind] = self._evaluate_alone(runner, policies[kind], parameters[kind], review_json)
 
+    @staticmethod
     def _evaluate_alone(
-        self, policy: CompiledPolicy, parameters: list[str], review_json: str
+        runner: Runner, policy: CompiledPolicy, parameters: list[str], review_json: str
     ) -> dict[str, Any] | EvalError:
         """A template's violation sets by position among `parameters`, each set evaluated with exactly
         Gatekeeper's input, `{review, parameters}`. The runner's lock must be held."""
         found: dict[str, Any] = {}
         for slot, params_json in enumerate(parameters):
-            value = self._runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
-            value = value or self._runner.query(policy, HOOK_VIOLATION)
+            value = runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
+            value = value or runner.query(policy, HOOK_VIOLATION)
             if isinstance(value, EvalError):
                 return value
             found[str(slot)] = value

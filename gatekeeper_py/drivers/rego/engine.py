@@ -186,6 +186,10 @@ class Runner:
             return _read_output(rego_output_node(out))
         except _NestedError as exc:
             return EvalError(exc.message)
+        except RecursionError:
+            return EvalError("the result is nested too deeply to read")
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            return EvalError(f"the result cannot be read: {exc}")
         finally:
             rego_free_output(out)
 
