@@ -222,3 +222,14 @@ def test_constraint_kind_list_on_the_command_line(tmp_path: Path) -> None:
         f'error: {path} (document 5): <no kind>/bad: kind must be a string, not an array (["K8sOwnerLabel"])',
     ]
     assert run.stdout.splitlines()[0] == DENIED
+
+
+def test_an_object_that_cannot_be_inventory_data_is_reported_once(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: nan, namespace: prod}\nspec: {ratio: .nan}\n")
+    run = run_cli("test", "-f", str(policies(tmp_path)), "-f", str(odd))
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"error: {odd}: resource Pod/prod/nan cannot be inventory data: it holds a number that is not finite "
+        "(NaN or infinity), which JSON cannot carry\n"
+    )

@@ -115,11 +115,13 @@ def review_documents(
         run.fail(error)
     run.constraints = client.constraints
     namespaces = {}
+    failed: set[int] = set()  # objects already reported: a review error about them would repeat it
     for doc in objects:
         try:
             client.add_data(doc.obj)
         except GatekeeperPyError as exc:
             run.fail(f"{doc.source}: {exc}")
+            failed.add(id(doc))
         if group_version_kind(doc.obj)["group"] == "" and doc.obj.get("kind") == "Namespace":
             namespaces[meta_string(doc.obj, "name")] = doc.obj
     selected = [objects[i] for i in only] if only is not None else objects
@@ -129,7 +131,8 @@ def review_documents(
             review = review_object(doc.obj, namespace=namespace_for(doc.obj, namespaces))
             responses = client.review(review, namespace_in_input=False)
         except GatekeeperPyError as exc:
-            run.fail(f"{doc.source}: {exc}")
+            if id(doc) not in failed:
+                run.fail(f"{doc.source}: {exc}")
             continue
         finally:
             advance()
