@@ -125,6 +125,16 @@ def test_no_constraint_exits_two(tmp_path: Path) -> None:
     assert run.stderr == "error: no constraint loaded: the inputs hold no constraint, so nothing would be checked\n"
 
 
+def test_every_constraint_failing_says_nothing_was_checked(tmp_path: Path) -> None:
+    bad = [constraint("K8sOwnerLabel", n, parameters={"unknown": 1}) for n in ("one", "two")]
+    inputs = write(tmp_path / "in.yaml", template("K8sOwnerLabel", LABEL_REGO), *bad, pod("api", "prod"))
+    run = run_cli("test", "-f", str(inputs))
+    assert run.returncode == 2
+    errors = run.stderr.splitlines()
+    assert len(errors) == 3 and all("unknown fields: [spec.parameters]" in line for line in errors[:2])
+    assert errors[2] == "error: no constraint loaded: all 2 among the inputs failed"
+
+
 def test_only_policies_exits_two(tmp_path: Path) -> None:
     run = run_cli("test", "-f", str(policies(tmp_path)))
     assert run.returncode == 2

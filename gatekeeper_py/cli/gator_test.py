@@ -149,10 +149,11 @@ def is_policy(obj: dict[str, Any]) -> bool:
 
 def empty_input_problems(run: TestRun) -> list[str]:
     """Why a run checked nothing, where gator would stop with "no input data identified": no constraint was
-    loaded, or no object besides policies was given. A run that checks nothing must not pass. Nothing when the
-    run already has errors: they explain it."""
+    loaded, or no object besides policies was given. A run that checks nothing must not pass. When the run
+    already has errors, only what they may not make plain: that every constraint given failed to load."""
+    given = sum(is_constraint(doc.obj) for doc in run.objects)
     if run.errors:
-        return []
+        return [f"no constraint loaded: all {given} among the inputs failed"] if given and not run.constraints else []
     problems = []
     if not run.constraints:
         problems.append("no constraint loaded: the inputs hold no constraint, so nothing would be checked")
