@@ -17,7 +17,15 @@ from .expansion import Expander, ExpansionTemplate, implied_results, is_expansio
 from .inventory import Inventory
 from .loader import Document, object_id
 from .match import review_matches, selected_kinds
-from .model import Constraint, ConstraintTemplate, is_constraint, is_template, parse_constraint, parse_template
+from .model import (
+    Constraint,
+    ConstraintTemplate,
+    constraint_kind,
+    is_constraint,
+    is_template,
+    parse_constraint,
+    parse_template,
+)
 from .model.template import declared_kind
 from .results import Responses, Result, sort_results
 from .review import GENERATED, ORIGINAL, Review, build_review, group_version_kind, review_object
@@ -105,11 +113,11 @@ class Client:
         for doc in docs:
             if not is_constraint(doc.obj):
                 continue
-            if doc.obj.get("kind") in failed_kinds and doc.obj.get("kind") not in self._templates:
-                reason = f"not added: the ConstraintTemplate for kind {doc.obj['kind']!r} failed to load"
-                errors.append(ConstraintError(reason, source=doc.source, obj=object_id(doc.obj)))
-                continue
             try:
+                kind = constraint_kind(doc.obj, doc.source)
+                if kind in failed_kinds and kind not in self._templates:
+                    reason = f"not added: the ConstraintTemplate for kind {kind!r} failed to load"
+                    raise ConstraintError(reason, source=doc.source, obj=object_id(doc.obj))
                 self.add_constraint(doc.obj, doc.source)
             except GatekeeperPyError as exc:
                 errors.append(exc)
@@ -175,8 +183,8 @@ class Client:
     def add_constraint(self, constraint: Constraint | dict[str, Any], source: str | None = None) -> Constraint:
         """Validate a constraint against its template and add it (replacing one of the same name)."""
         if not isinstance(constraint, Constraint):
-            kind = constraint.get("kind") if isinstance(constraint, dict) else None
-            template = self._templates.get(kind) if isinstance(kind, str) else None
+            kind = constraint_kind(constraint, source)
+            template = self._templates.get(kind) if kind is not None else None
             if template is None:
                 raise ConstraintError(
                     f"no ConstraintTemplate defines kind {kind!r}: add the template first",

@@ -19,8 +19,11 @@ def _location(obj: Any) -> list[str]:
         raise ReviewError("inventory data must be a Kubernetes object")
     group_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(group_version, str) or not group_version or not isinstance(kind, str) or not kind:
-        missing = "version" if not group_version else "kind"
-        raise ReviewError(f"resource {object_id(obj) or '<unknown>'} has no {missing}")
+        if not group_version or not kind:
+            problem = f"has no {'version' if not group_version else 'kind'}"
+        else:
+            problem = f"has a{'n apiVersion' if not isinstance(group_version, str) else ' kind'} that is not a string"
+        raise ReviewError(f"resource {object_id(obj) or '<unknown>'} {problem}")
     reason = json_problem(obj)
     if reason:
         raise ReviewError(f"resource {object_id(obj)} cannot be inventory data: {reason}")

@@ -37,12 +37,14 @@ def record_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, note: C
 
 
 def run_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """`gatekeeper-py ARGS...` in a fresh process, as a user runs it."""
+    """`gatekeeper-py ARGS...` in a fresh process, as a user runs it; stdin is `stdin` piped in, or /dev/null
+    (never the test runner's own stdin, which the CLI would read when it is a pipe)."""
     return subprocess.run(
         [sys.executable, "-m", "gatekeeper_py", *args],
         capture_output=True,
         text=True,
         input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         timeout=600,
         cwd=cwd,
     )

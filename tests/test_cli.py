@@ -20,8 +20,9 @@ def test_main_job_on_shipped_defaults_warns_and_exits_zero() -> None:
     run = gatekeeper_py("test", "-f", "templates", "-f", "constraints", "-f", "examples/cluster")
     assert run.returncode == 0, run.stderr
     assert run.stdout == (
-        'v1/Pod payments/worker: ["team-label-in-enforced-namespaces"] Message: '
+        '[warn] v1/Pod payments/worker: ["team-label-in-enforced-namespaces"] Message: '
         '"Pod \\"payments/worker\\" is missing the required label \\"team\\""\n'
+        "6 objects and 40 policies reviewed: 0 deny, 1 warn, 0 dryrun\n"
     )
     assert run.stderr == ""
 
@@ -60,17 +61,17 @@ def test_deny_results_exit_one_with_gator_lines() -> None:
     assert run.returncode == 1
     lines = run.stdout.splitlines()
     assert (
-        'v1/Pod payments/debug: ["allowed-registries"] Message: "ephemeralContainers <debugger> has image '
+        '[deny] v1/Pod payments/debug: ["allowed-registries"] Message: "ephemeralContainers <debugger> has image '
         "<docker.io/library/busybox:1.36>, which is not from an allowed registry: "
         '[\\"registry.example.com/\\", \\"ghcr.io/example-org/\\"]"'
     ) in lines
-    assert len(lines) == 3
+    assert len(lines) == 4  # 3 results and the summary
 
 
 def test_deny_only_hides_warnings() -> None:
     run = gatekeeper_py("test", *STARTER, "-f", str(EXAMPLES), "--deny-only")
     assert run.returncode == 1
-    assert [line.split(": ")[1] for line in run.stdout.splitlines()] == ['["allowed-registries"] Message']
+    assert [line.split(": ")[1] for line in run.stdout.splitlines()[:-1]] == ['["allowed-registries"] Message']
 
 
 def test_json_output_is_gator_shaped_and_alone_on_stdout() -> None:
@@ -135,7 +136,7 @@ def test_missing_path_exits_two_with_one_line() -> None:
     run = gatekeeper_py("test", "-f", "does/not/exist.yaml")
     assert run.returncode == 2
     assert run.stderr == "error: does/not/exist.yaml: no such file or directory\n"
-    assert run.stdout == ""
+    assert run.stdout == "0 objects and 0 policies reviewed: 0 deny, 0 warn, 0 dryrun; 1 input error\n"
 
 
 def test_version_and_help() -> None:
@@ -149,7 +150,7 @@ def test_duplicate_objects_are_warned_about_and_still_reviewed(tmp_path: Path) -
     run = gatekeeper_py("test", *STARTER, "-f", str(violations), "-f", str(tmp_path), "--deny-only")
     assert run.returncode == 1
     assert run.stderr == f"warning: {tmp_path / 'again.yaml'}: duplicate Pod/payments/debug, also in {violations}\n"
-    assert len(run.stdout.splitlines()) == 2  # both copies reviewed, as gator does
+    assert len(run.stdout.splitlines()) == 3  # both copies reviewed, as gator does; the summary
 
 
 def _policy_files(tmp_path: Path, rego: str, match: dict | None = None, **spec: object) -> Path:
@@ -177,12 +178,12 @@ def test_gator_test_gives_cluster_scoped_objects_an_empty_namespace(tmp_path: Pa
     # gator's quirk: cluster-scoped objects get a non-nil empty Namespace, so `scope: Cluster` skips them
     # and `scope: Namespaced` selects them.
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
-    for scope, expected in (("Cluster", ""), ("Namespaced", 'v1/Node n1: ["probe"] Message: "saw n1"\n')):
+    for scope, expected in (("Cluster", []), ("Namespaced", ['[deny] v1/Node n1: ["probe"] Message: "saw n1"'])):
         case = tmp_path / scope
         case.mkdir()
         policy = _policy_files(case, NAME_MSG, match={"scope": scope, "kinds": [{"kinds": ["Node"]}]})
         run = gatekeeper_py("test", "-f", str(policy), "-f", str(_objects(case, node)))
-        assert run.stdout == expected, scope
+        assert run.stdout.splitlines()[:-1] == expected, scope
 
 
 def test_gator_test_knows_default_namespace_and_hides_namespace_object(tmp_path: Path) -> None:
@@ -191,14 +192,14 @@ def test_gator_test_knows_default_namespace_and_hides_namespace_object(tmp_path:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}}
     run = gatekeeper_py("test", "-f", str(policy), "-f", str(_objects(tmp_path, pod)))
     # the synthetic `default` Namespace satisfies the selector; templates still see namespaceObject null
-    assert run.stdout == 'v1/Pod default/p: ["probe"] Message: "ns null"\n'
+    assert run.stdout.splitlines()[0] == '[deny] v1/Pod default/p: ["probe"] Message: "ns null"'
 
 
 def test_gator_test_sorts_results_of_all_objects_together(tmp_path: Path) -> None:
     policy = _policy_files(tmp_path, NAME_MSG, match={"kinds": [{"kinds": ["ConfigMap"]}]})
     maps = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n}} for n in ("zeta", "alpha", "mid")]
     run = gatekeeper_py("test", "-f", str(policy), "-f", str(_objects(tmp_path, *maps)))
-    assert [line.rsplit('"saw ', 1)[1] for line in run.stdout.splitlines()] == ['alpha"', 'mid"', 'zeta"']
+    assert [line.rsplit('"saw ', 1)[1] for line in run.stdout.splitlines()[:-1]] == ['alpha"', 'mid"', 'zeta"']
 
 
 def test_scoped_deny_for_gator_counts_as_deny(tmp_path: Path) -> None:

@@ -60,8 +60,9 @@ def test_warn_results_exit_zero_unless_fail_on_warn(tmp_path: Path) -> None:
     strict = run_cli("test", *inputs, "--fail-on-warn")
     assert strict.returncode == 1
     assert strict.stdout.splitlines() == [
-        'v1/Pod lab/job: ["owner-lab"] Message: "job has no owner label"',
-        'v1/Pod dev/api: ["owner-dev"] Message: "api has no owner label"',
+        '[dryrun] v1/Pod lab/job: ["owner-lab"] Message: "job has no owner label"',
+        '[warn] v1/Pod dev/api: ["owner-dev"] Message: "api has no owner label"',
+        "2 objects and 4 policies reviewed: 0 deny, 1 warn, 1 dryrun",
     ]  # dryrun before warn: gator sorts by action, then message
 
 
@@ -69,7 +70,7 @@ def test_piped_stdin_is_read_without_dash_f(tmp_path: Path) -> None:
     text = policies(tmp_path).read_text() + "---\n" + yaml.safe_dump(pod("api", "prod"))
     run = run_cli("test", stdin=text)
     assert run.returncode == 1
-    assert run.stdout == 'v1/Pod prod/api: ["owner-prod"] Message: "api has no owner label"\n'
+    assert run.stdout.splitlines()[0] == '[deny] v1/Pod prod/api: ["owner-prod"] Message: "api has no owner label"'
 
 
 # --- JUnit ---
@@ -185,7 +186,8 @@ def test_sarif_is_valid_and_points_at_each_objects_line(tmp_path: Path) -> None:
 
 
 def test_sarif_with_no_results_is_still_a_valid_log(tmp_path: Path) -> None:
-    run = run_cli("test", "-f", str(policies(tmp_path)), "-o", "sarif")
+    labelled = pod("api", "prod", labels={"owner": "shop"})
+    run = run_cli("test", "-f", str(policies(tmp_path)), "-f", str(objects(tmp_path, labelled)), "-o", "sarif")
     log = json.loads(run.stdout)
     jsonschema.validate(log, SARIF_SCHEMA)
     assert (run.returncode, log["runs"][0]["results"]) == (0, [])

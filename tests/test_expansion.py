@@ -314,8 +314,9 @@ def test_gator_test_attributes_implied_results_to_the_workload(tmp_path: Path) -
     run = run_cli("test", "-f", str(inputs))
     assert run.returncode == 1
     assert run.stdout == (
-        'apps/v1/Deployment shop/web: ["no-privileged"] Message: '
+        '[deny] apps/v1/Deployment shop/web: ["no-privileged"] Message: '
         '"[Implied by pods] Pod web-pod: container app is privileged"\n'
+        "1 object and 3 policies reviewed: 1 deny, 0 warn, 0 dryrun\n"
     )
 
 

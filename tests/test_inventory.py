@@ -155,6 +155,8 @@ def test_namespace_lookup_ignores_namespace_kinds_of_other_groups() -> None:
         ({"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}}, "has no version"),
         ({"apiVersion": "", "kind": "ConfigMap", "metadata": {"name": "x"}}, "has no version"),
         ({"apiVersion": "v1", "metadata": {"name": "x"}}, "has no kind"),
+        ({"apiVersion": 5, "kind": "ConfigMap", "metadata": {"name": "x"}}, "has an apiVersion that is not a string"),
+        ({"apiVersion": "v1", "kind": ["ConfigMap"], "metadata": {"name": "x"}}, "has a kind that is not a string"),
     ],
 )
 def test_objects_without_version_kind_or_name_are_rejected(thing: dict[str, Any], words: str) -> None:

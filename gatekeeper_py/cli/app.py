@@ -52,11 +52,15 @@ def main_options(
 
 
 def _inputs(filename: list[str] | None) -> list[str]:
-    """The -f paths; with none, stdin when something is piped in (as gator does)."""
-    if filename:
-        return filename
-    if not sys.stdin.isatty():
-        return ["-"]
+    """The -f paths, and stdin after them when something is piped in (as gator does; a terminal, /dev/null
+    or a closed stdin is not read)."""
+    from ..loader import STDIN, stdin_is_piped
+
+    paths = list(filename or [])
+    if STDIN not in paths and stdin_is_piped():
+        paths.append(STDIN)
+    if paths:
+        return paths
     from .output import error_line
 
     error_line("no input: give -f PATH (a file, a directory or - for stdin) or pipe manifests in")
@@ -77,17 +81,21 @@ def test_command(
     engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
 ) -> None:
     """Review every object among the inputs (templates, constraints and objects mixed), as `gator test` does.
+    Piped stdin is read after the -f paths.
 
-    Exit 1 when any result denies (or warns, with --fail-on-warn), 2 on bad input, 0 otherwise.
+    Exit 1 when any result denies (or warns, with --fail-on-warn); 2 on bad input, or when no constraint
+    loaded or no object besides policies was given; 0 otherwise.
     """
-    from .gator_test import exit_code, human_lines, render, run_test
+    from .gator_test import empty_input_problems, exit_code, human_lines, render, run_test, summary_line
     from .terminal import progress_bars, write_lines
 
     with progress_bars("reviewing", output == TestOutput.human) as bars:
         run = run_test(_inputs(filename), engine.value, bars)
+    for problem in empty_input_problems(run):
+        run.fail(problem)
     results = [(d, r) for d, r in run.results if not deny_only or "deny" in r.actions]
     if output == TestOutput.human:
-        write_lines(human_lines(results))
+        write_lines([*human_lines(results), (summary_line(run), None)])
     else:
         sys.stdout.write(render(run, results, output.value, fail_on_warn))
     raise typer.Exit(exit_code(run, fail_on_warn))

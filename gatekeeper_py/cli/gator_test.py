@@ -14,11 +14,12 @@ from typing import Any
 from ..client import Client
 from ..enforcement import DENY, DRYRUN, GATOR, WARN
 from ..errors import GatekeeperPyError
+from ..expansion import is_expansion_template
 from ..loader import Document, load_all, meta_string, object_id
-from ..model import Constraint
+from ..model import Constraint, is_constraint, is_template
 from ..results import Result
 from ..review import group_version_kind, review_object
-from .gator_expand import warn_mutators
+from .gator_expand import is_mutator, warn_mutators
 from .junit import JUnitCase, render_junit
 from .output import error_line, go_quote, to_json, to_yaml
 from .sarif import render_sarif
@@ -33,6 +34,8 @@ class TestRun:
 
     results: list[tuple[Document, Result]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    objects: list[Document] = field(default_factory=list)
+    """Every input with a kind: policies and the objects to review."""
     reviewed: list[Document] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
     quiet: bool = False
@@ -94,25 +97,31 @@ def review_documents(
     """gator's pipeline over documents: templates, constraints, every object into the inventory, then every
     object (or those whose position among the objects is in `only`) reviewed."""
     run = run if run is not None else TestRun()
-    objects = []
+    objects, bad_constraints = [], []
     for doc in docs:
-        if isinstance(doc.obj, dict) and doc.obj.get("kind"):
+        kind = doc.obj.get("kind") if isinstance(doc.obj, dict) else None
+        if isinstance(kind, str) and kind:
             objects.append(doc)
+        elif kind and is_constraint(doc.obj):
+            bad_constraints.append(doc)  # add_policies reports it, as a ConstraintError
         else:
-            run.fail(f"{doc.source}: not a Kubernetes object (no kind)")
+            run.fail(f"{doc.source}: not a Kubernetes object ({'its kind is not a string' if kind else 'no kind'})")
+    run.objects = objects
     if only is None:
         warn_duplicates(objects)
         warn_mutators([doc.obj for doc in objects])
     client = Client(enforcement_point=enforcement_point, engine=engine)
-    for error in client.add_policies(objects):
+    for error in client.add_policies(objects + bad_constraints):
         run.fail(error)
     run.constraints = client.constraints
     namespaces = {}
+    failed: set[int] = set()  # objects already reported: a review error about them would repeat it
     for doc in objects:
         try:
             client.add_data(doc.obj)
         except GatekeeperPyError as exc:
             run.fail(f"{doc.source}: {exc}")
+            failed.add(id(doc))
         if group_version_kind(doc.obj)["group"] == "" and doc.obj.get("kind") == "Namespace":
             namespaces[meta_string(doc.obj, "name")] = doc.obj
     selected = [objects[i] for i in only] if only is not None else objects
@@ -122,7 +131,8 @@ def review_documents(
             review = review_object(doc.obj, namespace=namespace_for(doc.obj, namespaces))
             responses = client.review(review, namespace_in_input=False)
         except GatekeeperPyError as exc:
-            run.fail(f"{doc.source}: {exc}")
+            if id(doc) not in failed:
+                run.fail(f"{doc.source}: {exc}")
             continue
         finally:
             advance()
@@ -130,6 +140,29 @@ def review_documents(
         run.results += [(doc, result) for result in responses]
     sort_gator_results(run.results)
     return run
+
+
+def is_policy(obj: dict[str, Any]) -> bool:
+    """A ConstraintTemplate, constraint, ExpansionTemplate or mutator: input that configures the run."""
+    return is_template(obj) or is_constraint(obj) or is_expansion_template(obj) or is_mutator(obj)
+
+
+def empty_input_problems(run: TestRun) -> list[str]:
+    """Why a run checked nothing, where gator would stop with "no input data identified": no constraint was
+    loaded, or no object besides policies was given. A run that checks nothing must not pass. When the run
+    already has errors, only what they may not make plain: that every constraint given failed to load."""
+    given = sum(is_constraint(doc.obj) for doc in run.objects)
+    if run.errors:
+        return [f"no constraint loaded: all {given} among the inputs failed"] if given and not run.constraints else []
+    problems = []
+    if not run.constraints:
+        problems.append("no constraint loaded: the inputs hold no constraint, so nothing would be checked")
+    if not any(not is_policy(doc.obj) for doc in run.objects):
+        problems.append(
+            "no objects to review: the inputs hold no manifest besides templates and constraints "
+            "(give them with -f PATH or pipe them in)"
+        )
+    return problems
 
 
 def sort_gator_results(results: list[tuple[Document, Result]]) -> None:
@@ -146,16 +179,36 @@ def _object_label(obj: dict[str, Any]) -> str:
 _STYLES = {DENY: "bold red", WARN: "yellow", DRYRUN: "dim"}
 
 
+def _action_label(result: Result) -> str:
+    return ",".join(result.actions) or result.enforcement_action
+
+
 def human_lines(results: list[tuple[Document, Result]]) -> list[tuple[str, Style]]:
-    """gator's lines, `<apiVersion>/<Kind> [<ns>/]<name>: ["<constraint>"] Message: "<msg>"`, with a colour per
-    action for terminals."""
+    """gator's lines labelled with their action, `[<action>] <apiVersion>/<Kind> [<ns>/]<name>: ["<constraint>"]
+    Message: "<msg>"`, with a colour per action for terminals."""
     return [
         (
-            f"{_object_label(doc.obj)}: [{go_quote(r.constraint.name)}] Message: {go_quote(r.msg)}",
+            f"[{_action_label(r)}] {_object_label(doc.obj)}: "
+            f"[{go_quote(r.constraint.name)}] Message: {go_quote(r.msg)}",
             next((_STYLES[a] for a in (DENY, WARN, DRYRUN) if a in r.actions), None),
         )
         for doc, r in results
     ]
+
+
+def summary_line(run: TestRun) -> str:
+    """One line for the end of the human output: objects reviewed, results per action, bad inputs."""
+    counts = {action: sum(action in r.actions for _, r in run.results) for action in (DENY, WARN, DRYRUN)}
+    policies = sum(is_policy(doc.obj) for doc in run.reviewed)
+    reviewed = f"{_plural(len(run.reviewed) - policies, 'object')} and {_plural(policies, 'policy')} reviewed"
+    line = f"{reviewed}: " + ", ".join(f"{n} {a}" for a, n in counts.items())
+    return line + (f"; {_plural(len(run.errors), 'input error')}" if run.errors else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
 
 
 def _gator_yaml_result(doc: Document, r: Result) -> dict[str, Any]:

@@ -92,6 +92,23 @@ def is_constraint(obj: Any) -> bool:
     return isinstance(obj, dict) and str(obj.get("apiVersion", "")).split("/")[0] == CONSTRAINT_GROUP
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def constraint_kind(obj: Any, source: str | None = None) -> str | None:
+    """A constraint's kind (None when it has none); a kind that is not a string cannot name a template and is a
+    ConstraintError."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind is None or isinstance(kind, str):
+        return kind
+    json_type = _JSON_TYPES.get(type(kind), type(kind).__name__)
+    raise ConstraintError(
+        f"kind must be a string, not {json_type} ({json.dumps(kind, default=repr)[:60]})",
+        source=source,
+        obj=object_id(obj),
+    )
+
+
 def parse_constraint(obj: Any, template: ConstraintTemplate, source: str | None = None) -> Constraint:
     """Validate a constraint for `template`; SchemaError for parameter/match schema failures."""
     meta = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}

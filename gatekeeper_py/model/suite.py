@@ -13,12 +13,14 @@ from typing import Any
 import yaml
 
 from ..errors import LoadError
+from ..yaml_limits import bounded_loader
 
 SUITE_GROUP = "test.gatekeeper.sh"
 
 
-class _SuiteLoader(yaml.SafeLoader):
-    """Booleans are only true/false (YAML 1.2), so `violations: yes` stays the string "yes"."""
+class _SuiteLoader(bounded_loader(yaml.SafeLoader)):  # type: ignore[misc]
+    """Booleans are only true/false (YAML 1.2), so `violations: yes` stays the string "yes". Nesting and alias
+    expansion are bounded as for manifests."""
 
 
 _SuiteLoader.yaml_implicit_resolvers = {
@@ -126,7 +128,7 @@ def read_suite(path: Path) -> Suite | None:
     try:
         text = path.read_text(encoding="utf-8")
         docs = [doc for doc in yaml.load_all(text, Loader=_SuiteLoader) if doc is not None]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8, an integer of 5,000 digits
         raise LoadError(f"cannot read suite: {exc}", source=str(path)) from None
     if not docs or not is_suite(docs[0]):
         return None
