@@ -31,9 +31,9 @@ import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +195,8 @@ def run_case(case: dict[str, Any], version: str) -> tuple[str, str]:
     if isinstance(value, EvalError):
         if want_error:
             return "pass", f"error as expected ({value.message})"
+        if missing:
+            return "fail", f"rego-cpp lacks builtin {', '.join(missing)}: {value.message}"
         return "fail", f"error: {value.message}"
     got = [row for row in value or [] if isinstance(row, dict)]
     if case.get("sort_bindings"):
@@ -202,7 +204,8 @@ def run_case(case: dict[str, Any], version: str) -> tuple[str, str]:
     if want_error:
         if case.get("strict_error") and not got:
             return "pass", "undefined, as OPA without strict builtin errors (Gatekeeper's mode)"
-        return "fail", f"expected an error ({case.get('want_error') or case.get('want_error_code')}), got {got}"
+        wanted = case.get("want_error") or case.get("want_error_code")
+        return "fail", f"expected an error ({wanted}), got a result: {_key(got[0]) if got else 'undefined'}"
     want_keys = {_key(row): row for row in want_result}
     got_keys = {_key(row): row for row in got}
     if want_keys.keys() == got_keys.keys():
@@ -219,14 +222,19 @@ def run_case(case: dict[str, Any], version: str) -> tuple[str, str]:
     return "fail", "; ".join(first)
 
 
-def child(path: Path, version: str, start: int) -> None:
-    """Run the cases of `path` from `start`, printing a JSON line before and after each."""
+def folder_cases(paths: list[Path]) -> list[tuple[Path, int, dict[str, Any]]]:
+    """The cases of a folder's files in order, each as (file, position in the file, case)."""
+    return [(path, i, case) for path in paths for i, case in enumerate(load_cases(path))]
+
+
+def child(paths: list[Path], version: str, start: int) -> None:
+    """Run the cases of `paths` (one folder) from the `start`th, printing a JSON line before and after each."""
     os.environ.setdefault("GATEKEEPER_PY_CACHE_DIR", "")
-    cases = load_cases(path)
+    cases = folder_cases(paths)
     for i in range(start, len(cases)):
         print(json.dumps({"i": i, "start": True}), flush=True)
         try:
-            outcome, detail = run_case(cases[i], version)
+            outcome, detail = run_case(cases[i][2], version)
         except Exception as exc:  # a harness or front-end bug: reported, not fatal
             outcome, detail = "fail", f"harness exception {type(exc).__name__}: {exc}"
         print(json.dumps({"i": i, "outcome": outcome, "detail": detail}), flush=True)
@@ -245,77 +253,88 @@ class Outcome:
     detail: str
 
 
-def case_files(root: Path, folders: list[str] | None) -> Iterator[tuple[str, str, Path]]:
-    """(version, folder, file) for each case file under `root`/v0 and `root`/v1."""
+def case_folders(root: Path, folders: list[str] | None) -> list[tuple[str, str, list[Path]]]:
+    """(version, folder, its case files) for each folder under `root`/v0 and `root`/v1."""
+    found: dict[tuple[str, str], list[Path]] = defaultdict(list)
     for version in ("v0", "v1"):
         base = root / version
         if not base.is_dir():
             continue
         for path in sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")):
-            folder = path.relative_to(base).parts[0] if len(path.relative_to(base).parts) > 1 else "."
+            parts = path.relative_to(base).parts
+            folder = parts[0] if len(parts) > 1 else "."
             if folders is None or folder in folders:
-                yield version, folder, path
+                found[(version, folder)].append(path)
+    return [(version, folder, paths) for (version, folder), paths in found.items()]
 
 
-def _run_child(path: Path, version: str, start: int, timeout: float) -> tuple[dict[int, tuple[str, str]], int, str]:
+def _run_child(
+    paths: list[Path], version: str, start: int, timeout: float
+) -> tuple[dict[int, tuple[str, str]], int, str]:
     """Run a child from case `start`: its outcomes, the case it stopped in (-1 when it finished) and why."""
-    cmd = [sys.executable, __file__, "--run-file", str(path), "--version", version, "--start", str(start)]
+    cmd = [sys.executable, __file__, "--version", version, "--start", str(start)]
+    cmd += [arg for path in paths for arg in ("--run-file", str(path))]
     env = dict(os.environ)
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    outcomes: dict[int, tuple[str, str]] = {}
-    current, buffer, deadline = -1, b"", time.monotonic() + timeout + 10  # the first case includes start-up
-    eof = False
-    while not eof:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            proc.kill()
-            proc.wait()
-            return outcomes, current, f"timeout: no answer within {timeout:g} s"
-        if not selector.select(remaining):
-            continue
-        chunk = os.read(proc.stdout.fileno(), 65536)
-        eof = not chunk
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            message = json.loads(line)
-            if message.get("start"):
-                current, deadline = message["i"], time.monotonic() + timeout
-            else:
-                outcomes[message["i"]] = (message["outcome"], message["detail"])
-                current = -1
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    code = proc.wait()
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        assert proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        outcomes: dict[int, tuple[str, str]] = {}
+        current, buffer, eof = -1, b"", False
+        deadline = time.monotonic() + timeout + 10  # the first case includes the child's start
+        while not eof:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                proc.kill()
+                proc.wait()
+                return outcomes, current, f"timeout: no answer within {timeout:g} s"
+            if not selector.select(remaining):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            eof = not chunk
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            for line in lines:
+                message = json.loads(line)
+                if message.get("start"):
+                    current, deadline = message["i"], time.monotonic() + timeout
+                else:
+                    outcomes[message["i"]] = (message["outcome"], message["detail"])
+                    current = -1
+        code = proc.wait()
+        stderr.seek(0)
+        last = stderr.read().decode(errors="replace").strip().splitlines()[-1:]
     if current == -1 and code == 0:
         return outcomes, -1, ""
-    last = stderr.strip().splitlines()[-1:] if stderr.strip() else []
     return outcomes, current, f"crash (exit {code}){': ' + last[0][:200] if last else ''}"
 
 
-def run_file(version: str, folder: str, path: Path, timeout: float) -> list[Outcome]:
-    """Every case of one file, restarting the child after a crash or a hang."""
-    try:
-        cases = load_cases(path)
-    except yaml.YAMLError as exc:
-        return [Outcome(version, folder, path.name, "(file)", "fail", f"harness: unreadable YAML: {exc}")]
+def run_folder(version: str, folder: str, paths: list[Path], timeout: float) -> list[Outcome]:
+    """Every case of one folder, restarting the child after a crash or a hang."""
+    readable: list[Path] = []
+    outcomes: list[Outcome] = []
+    for path in paths:
+        try:
+            load_cases(path)
+            readable.append(path)
+        except yaml.YAMLError as exc:
+            outcomes.append(Outcome(version, folder, path.name, "(file)", "fail", f"harness: unreadable YAML: {exc}"))
+    cases = folder_cases(readable)
     found: dict[int, tuple[str, str]] = {}
     start = 0
     while start < len(cases):
-        outcomes, stopped, why = _run_child(path, version, start, timeout)
-        found |= outcomes
+        done, stopped, why = _run_child(readable, version, start, timeout)
+        found |= done
         if stopped == -1:
             break
         found[stopped] = ("timeout" if why.startswith("timeout") else "crash", why)
         start = stopped + 1
-    return [
-        Outcome(version, folder, path.name, str(case.get("note", f"#{i}")), *found.get(i, ("crash", "no result")))
-        for i, case in enumerate(cases)
-    ]
+    for i, (path, position, case) in enumerate(cases):
+        note = str(case.get("note", f"#{position}"))
+        outcomes.append(Outcome(version, folder, path.name, note, *found.get(i, ("crash", "no result"))))
+    return outcomes
 
 
 def table(outcomes: list[Outcome]) -> list[str]:
@@ -354,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds a case may take (default 20)")
     parser.add_argument("--folder", action="append", help="only this folder (repeatable)")
     parser.add_argument("--fetch-list", action="store_true", help="print the OPA folders to copy, and exit")
-    parser.add_argument("--run-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--run-file", type=Path, action="append", help=argparse.SUPPRESS)
     parser.add_argument("--version", default="v1", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -368,17 +387,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases is None or not args.cases.is_dir():
         print(f"error: {args.cases}: not a directory of OPA case files (see --fetch-list)", file=sys.stderr)
         return 2
-    files = list(case_files(args.cases, args.folder))
-    if not files:
+    folders = case_folders(args.cases, args.folder)
+    if not folders:
         print(f"error: {args.cases}: no v0/<folder>/*.yaml or v1/<folder>/*.yaml files", file=sys.stderr)
         return 2
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda f: run_file(*f, timeout=args.timeout), files))
+        results = list(pool.map(lambda f: run_folder(*f, timeout=args.timeout), folders))
     outcomes = [o for file_outcomes in results for o in file_outcomes]
     lines = table(outcomes)
     print("\n".join(lines))
-    print(f"{len(outcomes)} cases in {len(files)} files, {time.monotonic() - started:.1f} s", file=sys.stderr)
+    files = sum(len(paths) for _, _, paths in folders)
+    print(f"{len(outcomes)} cases in {files} files, {time.monotonic() - started:.1f} s", file=sys.stderr)
     report = ["# OPA compliance cases through gatekeeper-py's front-end and rego-cpp", "", *lines, ""]
     failing = [o for o in outcomes if o.outcome in ("fail", "crash", "timeout")]
     report.append(f"## failing cases ({len(failing)})")
