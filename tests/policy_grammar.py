@@ -5,6 +5,9 @@ each example is a template whose `violation` rules iterate containers or labels,
 (startswith, endswith, contains, count, comparisons, negation, `in`, `every`, set and object iteration, a
 helper function) against literals and the constraint's parameters, and build messages with sprintf and concat;
 a Pod; and the parameters. `opa_messages` is what OPA itself (through opa_bindings) answers for them.
+
+opa_bindings evaluates with strict builtin errors (a builtin given a wrong argument raises), where Gatekeeper's
+OPA makes the expression undefined; the grammar therefore only passes builtins arguments of the right type.
 """
 
 from __future__ import annotations
