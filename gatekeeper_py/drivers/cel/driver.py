@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_bindings, ext_strings
 
 from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
 from ..base import Violation, distinct
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
-from .library import kubernetes_library
+from .library import cel_go_wording, kubernetes_environment, prepare
 from .rewrite import (
     bind_variables,
     declared_variables_present,
@@ -68,10 +67,7 @@ def _environment(*names: str) -> cel.Env:
     variables = dict.fromkeys((*_INPUTS, *names), cel.Type.DYN)
     if CONSTRAINTS in names:  # cel-cpp takes only a typed list as the range of a comprehension
         variables[CONSTRAINTS] = cel.Type.Map(cel.Type.STRING, cel.Type.List(cel.Type.DYN))
-    return cel.NewEnv(
-        variables=variables,
-        extensions=[ext_strings.ExtStrings(version=2), ext_bindings.ExtBindings(), kubernetes_library()],
-    )
+    return kubernetes_environment(variables)
 
 
 def _error_text(value: Any) -> str:
@@ -186,7 +182,7 @@ class CelDriver:
         names = {name for name, _ in BUILTIN_VARIABLES} | {v.name for v in source.variables}
 
         def prepared(expression: str) -> str:
-            return matches_through_cache(presence_as_cel_go(declared_variables_present(expression, names)))
+            return prepare(matches_through_cache(presence_as_cel_go(declared_variables_present(expression, names))))
 
         def compiled(environment: str, expression: str, where: str) -> _Compiled:
             try:
@@ -197,7 +193,7 @@ class CelDriver:
                     error = exc
                 except RuntimeError as original:
                     error = original
-                raise fail(f"{where}: {_compile_error(error)}") from None
+                raise fail(f"{where}: {cel_go_wording(_compile_error(error))}") from None
 
         variables = tuple(
             (name, compiled("params", expr, f"anyObject/params {name}")) for name, expr in BUILTIN_VARIABLES
