@@ -91,7 +91,7 @@ def functions() -> list[Function]:
 
 # A call with a constant pattern: `.find('...')`, `.findAll("...", n)`, `.matches(r'...')`, `matches(x, '...')`.
 _LITERAL_CALL = re.compile(
-    rf"""(?P<name>\.\s*(?:find|findAll|matches|{CACHED_MATCHES})|(?<![\w.])(?:matches|{CACHED_MATCHES})\s*\([^'"()]*?,)"""
+    rf"""(?P<name>\.\s*(?:find|findAll|matches|{CACHED_MATCHES})|(?<![\w.])(?:matches|{CACHED_MATCHES})\s*\((?:[^'"()]|'[^']*'|"[^"]*")*?,)"""
     r"""\s*\(?\s*"""
     r"""(?P<raw>[rR]?)(?P<quote>'|")(?P<body>(?:\\.|(?!(?P=quote)).)*)(?P=quote)\s*[,)]""",
     re.DOTALL,
@@ -131,7 +131,9 @@ def check_literals(expression: str) -> None:
         try:
             compiled(pattern)
         except ValueError as exc:
+            # the column in the expression as written, where `matches` was not yet the cached one
             column = found.start("quote") + 1
+            column -= expression.count(CACHED_MATCHES, 0, found.start()) * (len(CACHED_MATCHES) - len("matches"))
             # As Kubernetes words them: cel-go's check of `matches` literals, the regex library's own for the rest.
             reason = "invalid matches argument" if "matches" in found.group("name") else str(exc)
             raise RuntimeError(f"ERROR: <input>:1:{column}: {reason}") from None
