@@ -259,6 +259,9 @@ def test_format_rewrite_leaves_string_literals_and_reads_nested_receivers() -> N
         "[1, [2, [3]]].flatten() == [1, 2, [3]] && [1, [2, [3]]].flatten(2) == [1, 2, 3]",
         "[1, 2, 3].slice(1, 3) == [2, 3] && [1, 2, 3].slice(3, 3) == []",
         "[1, 1.0, 2, true, true].distinct() == [1, 2, true]",
+        "[3, 1, 2].first() == optional.of(3) && [3, 1, 2].last().value() == 2 && [].first() == optional.none()",
+        '[{"n": "b", "p": 2}, {"n": "a", "p": 1}].sortBy(x, x.p).map(x, x.n) == ["a", "b"]',
+        '["bb", "a", "ccc"].sortBy(s, -size(s)) == ["ccc", "bb", "a"] && "x.first()" != "y.sortBy(z, z)"',
         "sets.contains([1, 2, 3], [3, 1.0]) && sets.equivalent([1, 1, 2], [2, 1]) && !sets.intersects([1], [true])",
     ],
 )

@@ -13,16 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import itertools
 import re
 from collections.abc import Callable
 from typing import Any
 
 from cel_expr_python import cel
 
+from .calls import rewrite_calls
 from .declare import Function, NoSuchOverload, function
-from .literals import inside
-from .literals import spans as literal_spans
 from .rewrite import BOUND_PREFIX
 from .urls import parse as parse_url
 from .values import FORMAT, NamedFormat
@@ -218,70 +216,22 @@ def functions() -> list[Function]:
 
 # --- the rewrite ---
 
-_CALL = re.compile(r"(?<![\w.])format\s*\.\s*named\s*\(|\.\s*validate\s*\(")
-
-
-def _close(text: str, spans: list[tuple[int, int]], opening: int) -> int:
-    """The index just past the bracket matching the one at `opening`."""
-    depth, i = 0, opening
-    while i < len(text):
-        if (span := inside(spans, i)) is not None:
-            i = span[1]
-            continue
-        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(text[i], 0)
-        i += 1
-        if depth == 0:
-            return i
-    raise ValueError("unbalanced brackets")
-
-
-def _receiver_start(text: str, spans: list[tuple[int, int]], end: int) -> int:
-    """Where the member-call receiver ending at `end` (exclusive) starts: names, dots, calls and indexing."""
-    i = end
-    while i > 0:
-        c = text[i - 1]
-        if (span := inside(spans, i - 1)) is not None:
-            i = span[0]
-        elif c in ")]":
-            depth, j = 0, i - 1
-            while j >= 0:
-                if (span := inside(spans, j)) is not None:
-                    j = span[0] - 1
-                    continue
-                depth += {")": 1, "]": 1, "(": -1, "[": -1}.get(text[j], 0)
-                if depth == 0:
-                    break
-                j -= 1
-            i = j
-        elif c.isalnum() or c in "_.":
-            i -= 1
-        else:
-            break
-    return i
+_VALIDATE_CALL = re.compile(r"\.\s*validate\s*\(")
+_NAMED_CALL = re.compile(r"(?<![\w.])format\s*\.\s*named\s*\(")
 
 
 def rewrite(expression: str) -> str:
     """The expression with `format.named(...)` and `.validate(...)` returning optionals, as explained above."""
     if "validate" not in expression and "named" not in expression:
         return expression
-    counter = itertools.count()
-    while True:
-        spans = literal_spans(expression)
-        calls = [m for m in _CALL.finditer(expression) if inside(spans, m.start()) is None]
-        if not calls:
-            return expression
-        call = calls[-1]  # innermost last: the rewritten text of a later call never holds an earlier one
-        opening = call.end() - 1
-        closing = _close(expression, spans, opening)
-        arguments = expression[opening:closing]
-        bound = f"{BOUND_PREFIX}format_{next(counter)}"
-        if call.group(0).startswith("."):
-            start = _receiver_start(expression, spans, call.start())
-            value = f"{expression[start : call.start()]}.{VALIDATE}{arguments}"
-            wrapped = f"optional.of({bound})"
-        else:
-            start = call.start()
-            value = f"{NAMED}{arguments}"
-            wrapped = f"optional.of({bound}[0])"
-        replacement = f"cel.bind({bound}, {value}, size({bound}) == 0 ? optional.none() : {wrapped})"
-        expression = expression[:start] + replacement + expression[closing:]
+
+    def validate(receiver: str, arguments: str, bound: str) -> str:
+        value = f"{receiver}.{VALIDATE}{arguments}"
+        return f"cel.bind({bound}, {value}, size({bound}) == 0 ? optional.none() : optional.of({bound}))"
+
+    def named(_: str, arguments: str, bound: str) -> str:
+        value = f"{NAMED}{arguments}"
+        return f"cel.bind({bound}, {value}, size({bound}) == 0 ? optional.none() : optional.of({bound}[0]))"
+
+    expression = rewrite_calls(expression, _VALIDATE_CALL, validate, "format")
+    return rewrite_calls(expression, _NAMED_CALL, named, "format_named", member=False)

@@ -63,7 +63,7 @@ def prepare(expression: str) -> str:
     """The expression as the environment compiles it; RuntimeError (a compile error) for a constant regular
     expression that does not compile."""
     regex.check_literals(expression)
-    return formats.rewrite(expression)
+    return lists.rewrite(formats.rewrite(expression))
 
 
 def _first_argument(arguments: str) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """Kubernetes' list library (k8s.io/apiserver/pkg/cel/library/lists.go) and the list and set extensions of
-cel-go that Kubernetes enables (ext.Lists version 3 without its macro `sortBy` and its optional-returning
-`first`/`last`, and ext.Sets), which cel-expr-python does not ship.
+cel-go that Kubernetes enables (ext.Lists version 3 and ext.Sets), which cel-expr-python does not ship. The
+optional-returning `first`/`last` and the macro `sortBy` come through a rewrite of the expression (`rewrite`).
 
 Kubernetes declares `sum` for lists of int, uint, double and duration, and `min`, `max`, `isSorted` for lists of
 comparable types, so other lists are compile errors. Values compare as CEL compares them: numbers across types
@@ -12,12 +12,15 @@ from __future__ import annotations
 import datetime
 import functools
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
 from cel_expr_python import cel
 
+from .calls import rewrite_calls
 from .declare import Function, NoSuchOverload, function
+from .rewrite import BOUND_PREFIX
 
 T = cel.Type
 _SUMMABLE = {"int": T.INT, "uint": T.UINT, "double": T.DOUBLE, "duration": T.DURATION}
@@ -137,6 +140,37 @@ def _range(n: int) -> list[int]:
     return list(range(n))
 
 
+def _sort_by(items: list[Any], keys: list[Any]) -> list[Any]:
+    """`items` in the order of their `keys` (stable), for the rewritten `sortBy` macro."""
+    _sort(keys)  # the keys must be of one comparable type
+    order = sorted(range(len(items)), key=functools.cmp_to_key(lambda i, j: _compare(keys[i], keys[j])))
+    return [items[i] for i in order]
+
+
+SORT_BY = BOUND_PREFIX + "sort_by"
+_SORT_BY_CALL = re.compile(r"\.\s*sortBy\s*\(")
+
+
+def rewrite(expression: str) -> str:
+    """`first()`, `last()` (which return optionals) and the macro `sortBy(e, key)`, rewritten in CEL the
+    environment has: `first()` binds the list and takes `optional.none()` or `optional.of(list[0])`, `sortBy`
+    sorts the list by `list.map(e, key)`."""
+    if "first" not in expression and "last" not in expression and "sortBy" not in expression:
+        return expression
+
+    def end(receiver: str, arguments: str, bound: str, last: bool) -> str:
+        index = f"size({bound}) - 1" if last else "0"
+        return f"cel.bind({bound}, {receiver}, size({bound}) == 0 ? optional.none() : optional.of({bound}[{index}]))"
+
+    def sort_by(receiver: str, arguments: str, bound: str) -> str:
+        return f"cel.bind({bound}, {receiver}, {bound}.{SORT_BY}({bound}.map{arguments}))"
+
+    for which in ("first", "last"):
+        pattern = re.compile(rf"\.\s*{which}\s*\((?=\s*\))")
+        expression = rewrite_calls(expression, pattern, lambda r, a, b, w=which: end(r, a, b, w == "last"), which)
+    return rewrite_calls(expression, _SORT_BY_CALL, sort_by, "sort_by")
+
+
 # --- ext.Sets ---
 
 
@@ -189,6 +223,7 @@ def functions() -> list[Function]:
             member=True,
         ),
         function("lists.range", _range, ("lists_range", T.List(T.INT), [T.INT])),
+        function(SORT_BY, _sort_by, ("list_sort_by_keys", a_list, [a_list, a_list]), member=True),
         function("sets.contains", _contains, ("list_sets_contains_list", T.BOOL, [a_list, a_list])),
         function(
             "sets.equivalent",

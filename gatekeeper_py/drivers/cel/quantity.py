@@ -5,6 +5,7 @@ parsing as `resource.ParseQuantity` does (its errors, values below a nano rounde
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -28,6 +29,7 @@ _NANO = Fraction(1, 10**9)
 _INT64 = 2**63
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(text: str) -> Fraction:
     """The quantity's exact value; ValueError with Kubernetes' message when it is not one."""
     if not _LOOSE.fullmatch(text):
@@ -60,9 +62,14 @@ def _carry(value: Fraction) -> Any:
     return Quantity(value=str(value))
 
 
+@functools.lru_cache(maxsize=4096)
+def _exact(value: str) -> Fraction:
+    return Fraction(value)
+
+
 def _value(q: Any) -> Fraction:
     if isinstance(q, Quantity):
-        return Fraction(q.value)
+        return _exact(q.value)
     raise NoSuchOverload
 
 
