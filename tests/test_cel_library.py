@@ -314,6 +314,23 @@ def test_a_type_error_fails_the_template_when_it_loads() -> None:
         Client().add_template(tmpl)
 
 
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        (
+            'format.dns1123Label().validate(object.metadata.name).hasValue() && isIP(cidr("1.0.0.0/8"))',
+            "column 72: found no matching overload for 'isIP' applied to '(net.CIDR)'",
+        ),
+        ('[3, 1].first().value() == 3 && object.x.matches("(")', "column 49: invalid matches argument"),
+        ('object.a.sortBy(x, x.n) == 1 && ["a"].sum() == "a"', "column 25: found no matching overload for '_==_'"),
+    ],
+)
+def test_compile_errors_name_the_place_as_written_when_the_library_rewrites(expression: str, error: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        Client().add_template(cel_template("K8sCelPlace", validations=[{"expression": expression}]))
+    assert f"validations[0].expression: line 1, {error}" in str(caught.value)
+
+
 RESOURCES = cel_template(
     "K8sCelMemory",
     variables=[{"name": "limits", "expression": "object.spec.containers.map(c, c.resources.limits.memory)"}],
@@ -353,3 +370,30 @@ def test_library_values_survive_the_compile_cache(tmp_path: Path) -> None:
         client.add_constraint(constraint("K8sCelMemory", "c"))
         assert [r.msg for r in client.review(_pod("p", "2Gi"))] == ["memory above 1Gi: 2Gi"]
     assert list((tmp_path / "cel").iterdir())
+
+
+def test_library_values_in_variables_when_a_constraint_is_evaluated_variable_by_variable() -> None:
+    # The failing first validation sends the constraint down the lazy path, where each variable's value passes
+    # through Python to the next expression: the libraries' values do; an optional is reported, not raised.
+    tmpl = cel_template(
+        "K8sCelLazy",
+        variables=[
+            {"name": "q", "expression": 'quantity("2Gi")'},
+            {"name": "addr", "expression": 'cidr("10.0.0.0/8").ip()'},
+            {"name": "check", "expression": "format.dns1123Label().validate(object.metadata.name)"},
+        ],
+        validations=[
+            {"expression": "object.spec.missing == 1", "message": "unused"},
+            {"expression": 'variables.q.isLessThan(quantity("1Gi"))', "message": "q is not below 1Gi"},
+            {"expression": "variables.addr.family() == 6", "message": "not IPv6"},
+            {"expression": "!variables.check.hasValue()", "message": "unused"},
+        ],
+    )
+    assert messages(tmpl, pod("Pod1")) == [
+        "expression '!variables.check.hasValue()' resulted in error: expression"
+        " 'format.dns1123Label().validate(object.metadata.name)' resulted in error: an optional value cannot pass"
+        " from one expression to the next here",
+        "expression 'object.spec.missing == 1' resulted in error: no such key: missing",
+        "not IPv6",
+        "q is not below 1Gi",
+    ]

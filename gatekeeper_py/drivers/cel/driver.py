@@ -31,7 +31,7 @@ from ...model import Constraint, ConstraintTemplate
 from ..base import Violation, distinct
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
-from .library import cel_go_wording, kubernetes_environment, prepare
+from .library import as_written, cel_go_wording, kubernetes_environment, prepare
 from .rewrite import (
     bind_variables,
     declared_variables_present,
@@ -110,7 +110,11 @@ class _Compiled:
     def evaluate(self, data: dict[str, Any]) -> Any:
         value = self.program.eval(data=data)
         if value.type() == cel.Type.ERROR:
-            raise _EvalError(f"expression '{self.expression}' resulted in error: {_error_text(value.value())}")
+            try:
+                error = _error_text(value.value())
+            except TypeError:  # an optional, which cel-expr-python reports as ERROR and cannot convert
+                error = "an optional value cannot pass from one expression to the next here"
+            raise _EvalError(f"expression '{self.expression}' resulted in error: {error}")
         return _to_python(value)
 
 
@@ -189,10 +193,10 @@ class CelDriver:
                 return _Compiled(expression, expressions.compile(environment, prepared(expression)))
             except RuntimeError as exc:
                 try:  # the error's position in the expression as written, not as rewritten
-                    self._environments[environment].compile(expression)
+                    self._environments[environment].compile(prepare(expression))
                     error = exc
                 except RuntimeError as original:
-                    error = original
+                    error = RuntimeError(as_written(str(original), expression))
                 raise fail(f"{where}: {cel_go_wording(_compile_error(error))}") from None
 
         variables = tuple(

@@ -9,6 +9,7 @@ what the format library needs (formats.py) and refuses constant regular expressi
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 
@@ -87,3 +88,36 @@ def cel_go_wording(message: str) -> str:
         return f"found no matching overload for '{name}' applied to '{receiver}.({rest})'"
 
     return _NO_OVERLOAD.sub(reworded, message)
+
+
+_POSITION = re.compile(r"<input>:(\d+):(\d+):")
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    return starts[min(line, len(starts)) - 1] + column - 1
+
+
+def as_written(message: str, expression: str) -> str:
+    """cel-cpp's compile error about `prepare(expression)` with each `<input>:line:column:` moved to the same
+    place in `expression` (a place inside rewritten text: where that text begins)."""
+    try:
+        prepared = prepare(expression)
+    except RuntimeError:  # the message is prepare's own, about the expression as written
+        return message
+    if prepared == expression:
+        return message
+    blocks = difflib.SequenceMatcher(None, expression, prepared, autojunk=False).get_matching_blocks()
+
+    def moved(found: re.Match[str]) -> str:
+        offset = _offset(prepared, int(found.group(1)), int(found.group(2)))
+        written = 0
+        for a, b, size in blocks:
+            if b > offset:
+                break
+            written = a + min(offset - b, size)
+        line = expression.count("\n", 0, written) + 1
+        column = written - (expression.rfind("\n", 0, written) + 1) + 1
+        return f"<input>:{line}:{column}:"
+
+    return _POSITION.sub(moved, message)
