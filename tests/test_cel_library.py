@@ -269,6 +269,31 @@ def test_lists(expression: str) -> None:
     assert_true(expression)
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "[1, 2, 3].all(i, v, i < v) && !{'a': 1}.all(k, v, v > 1) && [].all(i, v, false)",
+        "{'a': 1, 'b': 2}.exists(k, v, k == 'b' && v == 2) && [5, 6].existsOne(i, v, v > 5)",
+        "['a', 'b'].transformList(i, v, v + string(i)) == ['a0', 'b1']",
+        "[1, 2, 3].transformList(i, v, v > 1, v * 10) == [20, 30]",
+        "{'a': 1, 'b': 2}.transformMap(k, v, v > 1, v * 2) == {'b': 4} && ['x'].transformMap(i, v, v) == {0: 'x'}",
+        "['x', 'y'].transformMapEntry(i, v, {v: i}) == {'x': 0, 'y': 1}",
+        "[1, 2].all(x, x > 0) && [1, 2].exists(x, x == 2)",  # the one-variable macros stay as they are
+        "[0, 1].exists(i, v, v == 1 && 1 / v == 1) && !'x.all(a, b, c)'.contains('cel.bind')",
+    ],
+)
+def test_two_variable_comprehensions(expression: str) -> None:
+    assert_true(expression)
+
+
+def test_two_variable_comprehensions_on_objects_and_their_errors() -> None:
+    obj = {"metadata": {"labels": {"app": "web", "tier": "db"}}}
+    assert_true('object.metadata.labels.all(k, v, k.size() > 2 && v.matches("^[a-z]+$"))', obj)
+    assert evaluate("object.metadata.labels.transformMap(k, v, v.upperAscii())", obj) is not None
+    assert eval_error("['x', 'x'].transformMapEntry(i, v, {v: i})") == "insert failed: key x already exists"
+    assert "by zero" in eval_error("[0].all(i, v, 1 / v == 1)")  # the error of the step, as in the one-variable macro
+
+
 def test_list_errors() -> None:
     assert "found no matching overload for 'sum' applied to 'list(string).()'" in compile_error('["a"].sum()')
     assert "'min' applied to 'list(list(int)).()'" in compile_error("[[1], [2]].min()")

@@ -54,27 +54,48 @@ def _receiver_start(text: str, found: list[tuple[int, int]], end: int) -> int:
     return i
 
 
+_SKIPPED = "\0"  # put after a call's first character to hide it from the pattern; removed at the end
+
+
+def arguments_of(arguments: str) -> list[str]:
+    """The top-level arguments of `(a, b, ...)`, stripped."""
+    inner, found = arguments[1:-1], spans(arguments[1:-1])
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(inner):
+        if inside(found, i) is not None:
+            continue
+        depth += 1 if c in _OPENING else -1 if c in _CLOSING else 0
+        if c == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    parts.append(inner[start:].strip())
+    return parts if parts != [""] else []
+
+
 def rewrite_calls(
     expression: str,
     call: re.Pattern[str],
-    build: Callable[[str, str, str], str],
+    build: Callable[[str, str, str], str | None],
     name: str,
     member: bool = True,
 ) -> str:
     """Each call matched by `call` (a pattern ending at the call's opening parenthesis) replaced by
-    `build(receiver, arguments, bound)`: the receiver's text (empty unless `member`), the arguments with their
-    parentheses, and a fresh name to bind values to. The last call is rewritten first, so a rewritten text never
-    holds a call still to be rewritten."""
+    `build(receiver, arguments, bound)`, unless that is None: the receiver's text (empty unless `member`), the
+    arguments with their parentheses, and a fresh name to bind values to. The last call is rewritten first, so a
+    rewritten text never holds a call still to be rewritten."""
     counter = itertools.count()
     while True:
         found = spans(expression)
         calls = [m for m in call.finditer(expression) if inside(found, m.start()) is None]
         if not calls:
-            return expression
+            return expression.replace(_SKIPPED, "")
         last = calls[-1]
         opening = last.end() - 1
         closing = _close(expression, found, opening)
         start = _receiver_start(expression, found, last.start()) if member else last.start()
         receiver = expression[start : last.start()] if member else ""
         replacement = build(receiver, expression[opening:closing], f"{BOUND_PREFIX}{name}_{next(counter)}")
+        if replacement is None:
+            expression = expression[: last.start() + 1] + _SKIPPED + expression[last.start() + 1 :]
+            continue
         expression = expression[:start] + replacement + expression[closing:]

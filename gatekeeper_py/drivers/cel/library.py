@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
-from . import formats, lists, network, quantity, regex, semver, urls
+from . import comprehensions, formats, lists, network, quantity, regex, semver, urls
 from .declare import Function, declare
 from .values import POOL
 
@@ -32,6 +32,7 @@ def library_functions() -> list[Function]:
         *network.functions(),
         *formats.functions(),
         *semver.functions(),
+        *comprehensions.functions(),
     ]
 
 
@@ -64,7 +65,7 @@ def prepare(expression: str) -> str:
     """The expression as the environment compiles it; RuntimeError (a compile error) for a constant regular
     expression that does not compile."""
     regex.check_literals(expression)
-    return lists.rewrite(formats.rewrite(expression))
+    return comprehensions.rewrite(lists.rewrite(formats.rewrite(expression)))
 
 
 def _first_argument(arguments: str) -> tuple[str, str]:
