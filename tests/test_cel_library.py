@@ -356,6 +356,12 @@ def test_compile_errors_name_the_place_as_written_when_the_library_rewrites(expr
     assert f"validations[0].expression: line 1, {error}" in str(caught.value)
 
 
+@pytest.mark.parametrize("expression", ["[1].first(", "format.named(x", "[1].all(i, v, v > 0", "[1].sortBy(x, x"])
+def test_an_unfinished_call_the_library_rewrites_is_the_compiler_s_syntax_error(expression: str) -> None:
+    with pytest.raises(TemplateError, match="Syntax error"):
+        Client().add_template(cel_template("K8sCelSyntax", validations=[{"expression": expression}]))
+
+
 RESOURCES = cel_template(
     "K8sCelMemory",
     variables=[{"name": "limits", "expression": "object.spec.containers.map(c, c.resources.limits.memory)"}],

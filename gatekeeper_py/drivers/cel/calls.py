@@ -15,7 +15,7 @@ _OPENING, _CLOSING = {"(": ")", "[": "]", "{": "}"}, {")": "(", "]": "[", "}": "
 
 
 def _close(text: str, found: list[tuple[int, int]], opening: int) -> int:
-    """The index just past the bracket matching the one at `opening`."""
+    """The index just past the bracket matching the one at `opening`; -1 when there is none."""
     depth, i = 0, opening
     while i < len(text):
         if (span := inside(found, i)) is not None:
@@ -25,7 +25,7 @@ def _close(text: str, found: list[tuple[int, int]], opening: int) -> int:
         i += 1
         if depth == 0:
             return i
-    raise RuntimeError(f"ERROR: <input>:1:{opening + 1}: unbalanced brackets")
+    return -1
 
 
 def _receiver_start(text: str, found: list[tuple[int, int]], end: int) -> int:
@@ -92,6 +92,8 @@ def rewrite_calls(
         last = calls[-1]
         opening = last.end() - 1
         closing = _close(expression, found, opening)
+        if closing < 0:  # a syntax error, which the compiler reports
+            return expression.replace(_SKIPPED, "")
         start = _receiver_start(expression, found, last.start()) if member else last.start()
         receiver = expression[start : last.start()] if member else ""
         replacement = build(receiver, expression[opening:closing], f"{BOUND_PREFIX}{name}_{next(counter)}")
