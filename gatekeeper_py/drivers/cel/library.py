@@ -36,12 +36,11 @@ def library_functions() -> list[Function]:
     ]
 
 
-_DECLARATIONS = declare(library_functions())
-_MEMBER_ONLY = frozenset(
-    name
-    for name in {fn.name for fn in library_functions()}
-    if all(o[3] for fn in library_functions() if fn.name == name for o in fn.overloads)
-)
+_FUNCTIONS = library_functions()
+_DECLARATIONS = declare(_FUNCTIONS)
+_MEMBER_ONLY = frozenset({fn.name for fn in _FUNCTIONS}) - {
+    fn.name for fn in _FUNCTIONS if not all(o[3] for o in fn.overloads)
+}
 _NO_OVERLOAD = re.compile(r"found no matching overload for '([^']+)' applied to '\((.*)\)'")
 
 
