@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_bindings, ext_strings
 
 from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
 from ..base import Deadline, Violation, distinct
 from ..cache import default_cache_dir
 from .cache import CompiledExpressions
-from .library import kubernetes_library
+from .library import as_written, cel_go_wording, kubernetes_environment, prepare
 from .rewrite import (
     bind_variables,
     declared_variables_present,
@@ -72,10 +71,7 @@ def _environment(*names: str) -> cel.Env:
     variables = dict.fromkeys((*_INPUTS, *names), cel.Type.DYN)
     if CONSTRAINTS in names:  # cel-cpp takes only a typed list as the range of a comprehension
         variables[CONSTRAINTS] = cel.Type.Map(cel.Type.STRING, cel.Type.List(cel.Type.DYN))
-    return cel.NewEnv(
-        variables=variables,
-        extensions=[ext_strings.ExtStrings(version=2), ext_bindings.ExtBindings(), kubernetes_library()],
-    )
+    return kubernetes_environment(variables)
 
 
 def _error_text(value: Any) -> str:
@@ -129,7 +125,10 @@ class _Compiled:
             value = self.program.eval(data=data)
             if value.type() != cel.Type.ERROR:
                 return _to_python(value)
-            reason = _error_text(value.value())
+            try:
+                reason = _error_text(value.value())
+            except TypeError:  # an optional, which cel-expr-python reports as ERROR and cannot convert
+                reason = "an optional value cannot pass from one expression to the next here"
         except _RAISED as exc:
             reason = _failure_text(exc)
         raise _EvalError(f"expression '{self.expression}' resulted in error: {reason}")
@@ -203,18 +202,18 @@ class CelDriver:
         names = {name for name, _ in BUILTIN_VARIABLES} | {v.name for v in source.variables}
 
         def prepared(expression: str) -> str:
-            return matches_through_cache(presence_as_cel_go(declared_variables_present(expression, names)))
+            return prepare(matches_through_cache(presence_as_cel_go(declared_variables_present(expression, names))))
 
         def compiled(environment: str, expression: str, where: str) -> _Compiled:
             try:
                 return _Compiled(expression, expressions.compile(environment, prepared(expression)))
             except RuntimeError as exc:
                 try:  # the error's position in the expression as written, not as rewritten
-                    self._environments[environment].compile(expression)
+                    self._environments[environment].compile(prepare(expression))
                     error = exc
                 except RuntimeError as original:
-                    error = original
-                raise fail(f"{where}: {_compile_error(error)}") from None
+                    error = RuntimeError(as_written(str(original), expression))
+                raise fail(f"{where}: {cel_go_wording(_compile_error(error))}") from None
 
         variables = tuple(
             (name, compiled("params", expr, f"anyObject/params {name}")) for name, expr in BUILTIN_VARIABLES
