@@ -65,6 +65,14 @@ def _inputs(filename: list[str] | None) -> list[str]:
 
 KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")]
 ContextOption = Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")]
+ClusterTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--cluster-timeout",
+        help="With --cluster: seconds to wait for each answer of the API server (3 tries per call).",
+        min=0.1,
+    ),
+]
 FILENAME_HELP = "File or directory (recursive; a kustomization is followed) of manifests; - for stdin. Repeatable."
 
 
@@ -181,6 +189,7 @@ def audit_command(
     ] = False,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    cluster_timeout: ClusterTimeoutOption = 15.0,
     output: Annotated[AuditOutput, typer.Option("--output", "-o", help="Output format.")] = AuditOutput.table,
     limit: Annotated[
         int, typer.Option("--constraint-violations-limit", help="Violations listed per constraint (Gatekeeper: 20).")
@@ -204,14 +213,19 @@ def audit_command(
     docs, load_errors = load_all(filename) if filename else ([], [])
     for error in load_errors:
         run.fail(error)
+    skipped: list[dict[str, str]] = []
     if cluster:
         from ..cluster import Cluster, cluster_documents
 
         try:
-            docs = cluster_documents(Cluster(kubeconfig, context), docs if filename else None)
+            live = Cluster(kubeconfig, context, read_timeout=cluster_timeout)
+            docs = cluster_documents(live, docs if filename else None)
         except GatekeeperPyError as exc:
             error_line(str(exc))
             raise typer.Exit(2) from None
+        for gap in live.skipped:
+            error_line(f"cluster: {gap.resource} not audited: {gap.reason}", prefix="warning")
+        skipped = [gap.to_dict() for gap in live.skipped]
     elif not filename:
         error_line("nothing to audit: give -f PATH or --cluster")
         raise typer.Exit(2)
@@ -219,7 +233,7 @@ def audit_command(
         run = run_audit(docs, engine.value, workers, bars, run=run)
     audits = audits_of(run, limit)
     if output == AuditOutput.json:
-        sys.stdout.write(render_json(audits))
+        sys.stdout.write(render_json(audits, skipped))
     elif output == AuditOutput.policyreport:
         sys.stdout.write(render_policy_reports(run))
     else:
