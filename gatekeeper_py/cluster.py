@@ -32,6 +32,7 @@ READ_TIMEOUT = 15.0  # seconds to wait for each read of an answer (a 500-object 
 ATTEMPTS = 3  # tries per call; a failed try waits RETRY_BACKOFF * 2**n before the next
 RETRY_BACKOFF = 0.5
 SKIPPABLE = (403, 404)  # a list the role may not read, or a kind removed since discovery
+REDISCOVER_AFTER = 60.0  # seconds: a template's new constraint kind is looked up again at most this often
 
 
 class ClusterError(LoadError):
@@ -109,6 +110,7 @@ class Cluster:
         self._timeout = (connect_timeout, read_timeout)
         self._attempts = max(1, attempts)
         self._resources: list[Resource] | None = None
+        self._discovered = 0.0  # time.monotonic() of the discovery in _resources
         self.skipped: list[Skipped] = []  # what could not be read, for the report
 
     def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
@@ -145,6 +147,7 @@ class Cluster:
         document fails with an HTTP error (an aggregated API that is down answers 503) is left out and noted in
         `skipped`, as kubectl does; no answer at all is an error."""
         if self._resources is None:
+            self.skipped = [s for s in self.skipped if not s.resource.endswith("(discovery)")]
             found = []
             for version in _strings(_field(self.get("/api"), "versions")):
                 found += self._group_resources("", version, f"/api/{version}")
@@ -160,8 +163,16 @@ class Cluster:
                     if exc.status == 0:
                         raise
                     self.skipped.append(Skipped(f"{group['name']}/{preferred} (discovery)", exc.reason))
-            self._resources = found
+            self._resources, self._discovered = found, time.monotonic()
         return self._resources
+
+    def rediscover(self) -> bool:
+        """Forget the discovered resources (new CRDs appear when templates are added) unless they are younger
+        than REDISCOVER_AFTER; whether they were forgotten."""
+        if self._resources is not None and time.monotonic() - self._discovered < REDISCOVER_AFTER:
+            return False
+        self._resources = None
+        return True
 
     def _group_resources(self, group: str, version: str, path: str) -> list[Resource]:
         found = []
@@ -256,6 +267,9 @@ def policy_documents(cluster: Cluster) -> list[Document]:
         if r.group == "templates.gatekeeper.sh" and r.kind == "ConstraintTemplate":
             policies += [Document(o, f"cluster:{object_id(o)}") for o in cluster.list_objects(r)]
     kinds = {declared_kind(d.obj) for d in policies}
+    known = {r.kind for r in resources if r.group == CONSTRAINT_GROUP}
+    if kinds - known - {None} and cluster.rediscover():  # a template whose constraint CRD is newer than discovery
+        resources = cluster.resources()
     for r in resources:
         if r.group == CONSTRAINT_GROUP and r.kind in kinds:
             policies += [Document(o, f"cluster:{object_id(o)}") for o in cluster.list_objects(r)]

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from conftest import constraint, pod, run_cli, template
 from fake_cluster import NAME_REGO, PODS_ONLY
@@ -228,3 +229,26 @@ def test_constraints_with_malformed_match_do_not_break_the_listing() -> None:
         {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "spec": {"match": {"kinds": ["Pod", {"kinds": "Pod"}]}}},
     ]
     assert _wanted_kinds(odd) == ({("", "Namespace"), ("*", "*")}, True)
+
+
+def test_constraints_of_a_template_added_later_are_found(
+    fake_cluster: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery is cached, but a template whose constraint kind it does not know yet triggers a new one (at most
+    every REDISCOVER_AFTER seconds), so a long-running `serve --cluster` sees new templates' constraints."""
+    from fake_cluster import fake_cluster as fixture_function
+
+    from gatekeeper_py import cluster as cluster_module
+
+    kubeconfig, _ = fake_cluster
+    responses = fixture_function.responses
+    live = cluster_module.Cluster(str(kubeconfig))
+    assert {d.obj["kind"] for d in cluster_module.policy_documents(live)} == {"ConstraintTemplate", "K8sOwner"}
+    responses["/apis/templates.gatekeeper.sh/v1/constrainttemplates"]["items"].append(template("K8sNew", NAME_REGO))
+    responses["/apis/constraints.gatekeeper.sh/v1beta1"]["resources"].append(
+        {"name": "k8snew", "kind": "K8sNew", "namespaced": False, "verbs": ["list"]}
+    )
+    responses["/apis/constraints.gatekeeper.sh/v1beta1/k8snew"] = {"items": [constraint("K8sNew", "new")]}
+    assert "K8sNew" not in {d.obj["kind"] for d in cluster_module.policy_documents(live)}  # discovery is recent
+    monkeypatch.setattr(cluster_module, "REDISCOVER_AFTER", 0.0)
+    assert "K8sNew" in {d.obj["kind"] for d in cluster_module.policy_documents(live)}

@@ -274,6 +274,19 @@ def serve_command(
     ] = 10_000,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every HTTP request.")] = False,
     engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse to start (exit 2) unless every policy loads.")
+    ] = False,
+    cluster_timeout: ClusterTimeoutOption = 15.0,
+    max_request_bytes: Annotated[
+        int, typer.Option("--max-request-bytes", help="Largest AdmissionReview body accepted (HTTP 413 above).", min=1)
+    ] = 7 * 1024 * 1024,
+    max_depth: Annotated[
+        int, typer.Option("--max-depth", help="Deepest nesting of a request; deeper gets the failure policy.", min=2)
+    ] = 200,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", help="Concurrent connections and requests (HTTP 503 above).", min=1)
+    ] = 256,
 ) -> None:
     """Run the validating admission webhook: POST /v1/admit, GET /healthz, /readyz, /metrics.
 
@@ -309,12 +322,20 @@ def serve_command(
         from ..cluster import Cluster
 
         try:
-            source = ClusterPolicySource(Cluster(kubeconfig, context))
+            source = ClusterPolicySource(Cluster(kubeconfig, context, read_timeout=cluster_timeout))
         except GatekeeperPyError as exc:
             error_line(str(exc))
             raise typer.Exit(2) from None
     else:
         source = PolicySource(filename or [])
+    if strict:
+        from ..server.policies import startup_errors
+
+        problems = startup_errors(source, engine.value)
+        for problem in problems:
+            error_line(problem)
+        if problems:
+            raise typer.Exit(2)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig(
         source=source,
@@ -325,6 +346,8 @@ def serve_command(
         exempt_namespaces=tuple(exempt_namespace or ()),
         reload_interval=reload_interval,
         max_reviews=max_reviews,
+        max_body_bytes=max_request_bytes,
+        max_depth=max_depth,
     )
     tls = {} if insecure else {"ssl_certfile": cert_file, "ssl_keyfile": key_file}
     try:
@@ -335,6 +358,9 @@ def serve_command(
             log_level="info",
             access_log=access_log,
             timeout_graceful_shutdown=5,
+            limit_concurrency=max_connections,  # beyond it uvicorn answers 503 at once instead of queueing
+            timeout_keep_alive=30,  # an idle kept-alive connection (the API server reuses them) is closed after 30 s
+            h11_max_incomplete_event_size=64 * 1024,  # request line and headers; the body has its own limit
             **tls,
         )
     except ssl.SSLError as exc:
