@@ -425,7 +425,9 @@ def test_requests_too_deep_or_too_large_are_refused_before_a_worker(server: Serv
 def test_a_request_that_cannot_be_sent_to_a_worker_leaves_the_worker_in_the_pool(tmp_path: Path) -> None:
     """Allowed deeper than pickling goes (--max-depth 2000): sending fails with RecursionError. Before, the worker
     never came back, and with every worker lost all later requests got the failure policy."""
-    with start_server(tmp_path, "--max-depth", "2000", "--workers", "1", "--fail-open") as running:
+    flags = ("--max-depth", "2000", "--workers", "1", "--fail-open", "--idle-timeout", "1")
+    with start_server(tmp_path, *flags) as running:
+        _idle_connection_is_closed(running)
         for _ in range(3):
             answer = running.admit(_deep_pod_review(700))["response"]
             assert answer["allowed"] is True  # --fail-open: admitted, with the reason as a warning
@@ -439,6 +441,19 @@ def test_a_request_that_cannot_be_sent_to_a_worker_leaves_the_worker_in_the_pool
         assert _metric(running, 'gatekeeper_py_engine_failures_total{reason="unsendable"}') == 3
         assert _metric(running, 'gatekeeper_py_failure_policy_answers_total{policy="fail_open"}') == 3
         assert _metric(running, "gatekeeper_py_worker_restarts_total") == 0
+
+
+def _idle_connection_is_closed(running: Server) -> None:
+    """A connection that never sends a request is closed after --idle-timeout (uvicorn alone keeps it for ever,
+    counted against --max-connections)."""
+    host, port = running.url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=str(running.policy_dir.parent / "ca.crt"))
+    with socket.create_connection((host, int(port))) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        tls.settimeout(20)  # the deadline; the server should close it after about 1 s
+        started = time.monotonic()
+        with contextlib.suppress(ssl.SSLError):  # closed without a TLS close_notify: closed all the same
+            assert tls.recv(100) == b""
+        assert time.monotonic() - started < 15
 
 
 BAD_POLICY_FILES = {

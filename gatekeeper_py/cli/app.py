@@ -287,6 +287,9 @@ def serve_command(
     max_connections: Annotated[
         int, typer.Option("--max-connections", help="Concurrent connections and requests (HTTP 503 above).", min=1)
     ] = 256,
+    idle_timeout: Annotated[
+        int, typer.Option("--idle-timeout", help="Seconds an idle connection is kept open.", min=1)
+    ] = 30,
 ) -> None:
     """Run the validating admission webhook: POST /v1/admit, GET /healthz, /readyz, /metrics.
 
@@ -316,6 +319,7 @@ def serve_command(
     from ..errors import GatekeeperPyError
     from ..server.app import ServerConfig, create_app
     from ..server.policies import ClusterPolicySource, PolicySource
+    from ..server.protocol import IdleClosingH11Protocol
 
     source: PolicySource | ClusterPolicySource
     if cluster:
@@ -359,7 +363,8 @@ def serve_command(
             access_log=access_log,
             timeout_graceful_shutdown=5,
             limit_concurrency=max_connections,  # beyond it uvicorn answers 503 at once instead of queueing
-            timeout_keep_alive=30,  # an idle kept-alive connection (the API server reuses them) is closed after 30 s
+            timeout_keep_alive=idle_timeout,  # an idle connection (the API server keeps them alive) is then closed
+            http=IdleClosingH11Protocol,  # ...also one that never sent a request
             h11_max_incomplete_event_size=64 * 1024,  # request line and headers; the body has its own limit
             **tls,
         )
