@@ -585,3 +585,41 @@ def test_serve_from_a_stalled_cluster_keeps_answering_with_the_last_policies(fak
         out, _ = process.communicate(timeout=30)
     assert "ERROR gatekeeper_py.server: cannot read the policies: cluster: GET /apis/" in out, out
     assert "the policy source answers again" in out
+
+
+def test_serve_started_while_the_cluster_is_down_becomes_ready_when_it_answers(fake_cluster: Any) -> None:
+    from fake_cluster import fake_cluster as fixture_function
+
+    kubeconfig, _ = fake_cluster
+    fixture_function.faults.status["/apis"] = 503
+    port = free_port()
+    command = [sys.executable, "-m", "gatekeeper_py", "serve", "--cluster", "--kubeconfig", str(kubeconfig)]
+    command += ["--insecure", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--reload-interval", "0.3", "--cluster-timeout", "0.5"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=10) as client:
+
+            def readyz() -> httpx.Response | None:
+                try:
+                    return client.get(f"{url}/readyz")
+                except httpx.TransportError:
+                    return None
+
+            assert _eventually(lambda: readyz() is not None, 90)
+            answer = readyz()
+            assert answer is not None and answer.status_code == 503
+            assert answer.json()["lastError"] == (
+                "cannot read the policies: cluster: GET /apis: 503 Service Unavailable (after 3 tries)"
+            )
+            review = admission_review("CREATE", pod("web", "shop"))
+            refused = client.post(f"{url}/v1/admit", json=review).json()["response"]
+            assert refused["warnings"] == ["gatekeeper-py could not evaluate the request: no policies are loaded"]
+            del fixture_function.faults.status["/apis"]
+            assert _eventually(lambda: _ready(client, url), 60)
+            assert client.post(f"{url}/v1/admit", json=review).json()["response"]["allowed"] is False
+            assert client.get(f"{url}/readyz").json()["stale"] is False
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
