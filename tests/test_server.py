@@ -226,6 +226,16 @@ def test_a_worker_killed_mid_request_costs_only_that_request(server: Server) -> 
     assert _metric(server, 'gatekeeper_py_failure_policy_answers_total{policy="fail_closed"}') >= 1
 
 
+def test_an_idle_worker_that_dies_is_replaced_without_waiting_for_a_request(server: Server) -> None:
+    assert _eventually(lambda: len(server.ready()["workers"]) == 2)
+    victim, other = server.ready()["workers"]
+    before = _metric(server, 'gatekeeper_py_worker_restarts_total{reason="died"}')
+    os.kill(victim, signal.SIGKILL)
+    assert _eventually(lambda: len(server.ready()["workers"]) == 2 and victim not in server.ready()["workers"])
+    assert other in server.ready()["workers"]
+    assert _metric(server, 'gatekeeper_py_worker_restarts_total{reason="died"}') == before + 1
+
+
 def test_a_runaway_evaluation_hits_the_deadline_and_fails_open(tmp_path: Path) -> None:
     with start_server(tmp_path, "--timeout", "1", "--fail-open") as running:
         answer = running.admit(admission_review("CREATE", pod("big", "slow")))["response"]
@@ -363,12 +373,21 @@ def test_the_deadline_covers_waiting_for_a_free_worker(tmp_path: Path) -> None:
 
 
 def test_workers_are_retired_after_max_reviews(tmp_path: Path) -> None:
-    with start_server(tmp_path, "--max-reviews-per-worker", "2", "--workers", "1") as running:
+    """The retiring worker serves until its replacement is ready: even with one worker, no request meanwhile
+    gets the failure policy (here --fail-open, which would admit)."""
+    with start_server(tmp_path, "--max-reviews-per-worker", "2", "--workers", "1", "--timeout", "1") as running:
         first = running.ready()["workers"]
         for _ in range(2):
             assert running.admit(admission_review("CREATE", pod("web", "prod")))["response"]["allowed"] is False
-        assert _eventually(lambda: running.ready()["workers"] != first)
-        assert running.admit(admission_review("CREATE", pod("web", "prod")))["response"]["allowed"] is False
+
+        def replaced() -> bool:
+            assert running.admit(admission_review("CREATE", pod("web", "prod")))["response"]["allowed"] is False
+            workers = running.ready()["workers"]
+            return bool(workers) and workers != first
+
+        assert _eventually(replaced, 60, 0.05)
+        assert _metric(running, "gatekeeper_py_failure_policy_answers_total") == 0
+        assert _metric(running, 'gatekeeper_py_worker_restarts_total{reason="retired"}') >= 1
 
 
 def test_unreadable_or_bad_certificates_are_one_clear_error(tmp_path: Path) -> None:
@@ -435,9 +454,8 @@ def test_a_request_that_cannot_be_sent_to_a_worker_leaves_the_worker_in_the_pool
                 "gatekeeper-py could not evaluate the request: the request cannot be handed to an engine worker: "
                 "RecursionError"
             ]
-        started = time.monotonic()
         denied = running.admit(admission_review("CREATE", pod("web", "prod")))["response"]
-        assert denied["status"]["code"] == 403 and time.monotonic() - started < 2.5
+        assert denied["status"]["code"] == 403  # a lost worker would have made it a fail-open admission
         assert _metric(running, 'gatekeeper_py_engine_failures_total{reason="unsendable"}') == 3
         assert _metric(running, 'gatekeeper_py_failure_policy_answers_total{policy="fail_open"}') == 3
         assert _metric(running, "gatekeeper_py_worker_restarts_total") == 0
@@ -513,7 +531,8 @@ def test_reloads_survive_any_loader_failure_and_keep_watching(tmp_path: Path) ->
         assert running.ready()["stale"] is False and running.ready()["lastError"] is None
         # no worker left behind by the rejected reloads: the server's one worker is its only spawned child
         assert _eventually(lambda: len(_spawned_children(server_pid)) == 1)
-        assert _metric(running, 'gatekeeper_py_policy_reloads_total{result="rejected"}') == 3
+        # (more than 3 when a poll catches a bad file half-written)
+        assert _metric(running, 'gatekeeper_py_policy_reloads_total{result="rejected"}') >= 3
         log = _stop_and_read(running)
     for name in BAD_POLICY_FILES:
         assert f"{running.policy_dir / name}" in log
@@ -554,7 +573,7 @@ def test_serve_from_a_stalled_cluster_keeps_answering_with_the_last_policies(fak
     port = free_port()
     command = [sys.executable, "-m", "gatekeeper_py", "serve", "--cluster", "--kubeconfig", str(kubeconfig)]
     command += ["--insecure", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--reload-interval", "0.3", "--cluster-timeout", "0.5"]
+    command += ["--reload-interval", "0.3", "--cluster-timeout", "1"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -571,11 +590,11 @@ def test_serve_from_a_stalled_cluster_keeps_answering_with_the_last_policies(fak
             ready = client.get(f"{url}/readyz")
             assert ready.status_code == 200 and ready.json()["ready"] is True
             assert ready.json()["lastError"].startswith("cannot read the policies: cluster: GET /apis/")
-            assert ready.json()["lastError"].endswith("Read timed out. (read timeout=0.5)) (after 3 tries)")
-            for _ in range(5):  # each answered at once while a listing hangs in its thread
+            assert ready.json()["lastError"].endswith("Read timed out. (read timeout=1.0)) (after 3 tries)")
+            for _ in range(5):  # answered while a listing hangs in its thread (on the loop, they waited 4.5 s)
                 started = time.monotonic()
                 assert client.get(f"{url}/healthz").text == "ok" and denied()
-                assert time.monotonic() - started < 1
+                assert time.monotonic() - started < 2
             faults.stall.clear()
             faults.release.set()
             assert _eventually(lambda: not client.get(f"{url}/readyz").json()["stale"], 30, 0.1)

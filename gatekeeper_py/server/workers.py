@@ -131,6 +131,8 @@ class Worker:
     def __init__(self, docs: list[Document], engine: str) -> None:
         self.reviews = 0
         self.ready = False  # set once it has loaded its policies
+        self.retiring = False  # its replacement is being started
+        self.discarded = False  # out of the pool: skipped when the idle queue hands it out
         self.conn, child = _SPAWN.Pipe()
         self.process = _SPAWN.Process(target=_serve, args=(child, docs, engine), daemon=True)
         try:
@@ -199,7 +201,12 @@ class WorkerPool:
     """N workers sharing one policy set; a request takes an idle worker, and a failed worker is replaced.
 
     `timeout` bounds a whole review: waiting for a free worker and the evaluation. `on_restart(reason)` is called
-    for each worker started in another's place (reason: died, timeout, retired...)."""
+    for each worker started in another's place (reason: died, timeout, retired...).
+
+    An idle worker's pipe is watched by the event loop: a worker sends nothing unasked, so its pipe turning
+    readable means it died (killed by the OOM killer, say), and it is replaced at once rather than when a request
+    next picks it. A worker due for retirement keeps serving until its replacement is ready, so even a pool of
+    one is never without a worker."""
 
     def __init__(
         self,
@@ -215,6 +222,8 @@ class WorkerPool:
         self.on_restart = on_restart or (lambda _: None)
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watched: dict[Worker, int] = {}  # idle workers whose pipe the loop watches, and its fd
+        self._starting: set[Worker] = set()
         self.workers: list[Worker] = []
         self.closed = False
 
@@ -231,31 +240,64 @@ class WorkerPool:
                 self.workers.append(await self._spawn())
             for worker in self.workers:
                 errors = await worker.started(load_timeout)
-                self._idle.put_nowait(worker)
+            for worker in self.workers:
+                self._put_idle(worker)
         except BaseException:
             self.stop()
             raise
         return errors
 
+    # -- idle workers --------------------------------------------------------------------------------
+    def _put_idle(self, worker: Worker) -> None:
+        self._idle.put_nowait(worker)
+        try:
+            fd = worker.conn.fileno()
+            asyncio.get_running_loop().add_reader(fd, self._idle_worker_stirred, worker)
+        except (OSError, ValueError):  # its pipe is closed: it is found dead when taken
+            return
+        self._watched[worker] = fd
+
+    def _unwatch(self, worker: Worker) -> None:
+        """Stop watching a worker's pipe; always before it is read from, closed or killed."""
+        fd = self._watched.pop(worker, None)
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+
+    def _idle_worker_stirred(self, worker: Worker) -> None:
+        self._unwatch(worker)
+        worker.discarded = True  # skipped when the queue hands it out
+        if worker.retiring:  # its replacement is on the way already
+            worker.kill()
+        else:
+            self._replace(worker, "died")
+
+    async def _take(self, deadline: float) -> Worker:
+        loop = asyncio.get_running_loop()
+        while True:
+            worker = await asyncio.wait_for(self._idle.get(), max(deadline - loop.time(), 0))
+            if worker.discarded:
+                continue
+            self._unwatch(worker)
+            if worker.alive():
+                return worker
+            self._replace(worker, "died")
+
+    # -- requests ------------------------------------------------------------------------------------
     async def review(self, review: dict[str, Any]) -> Verdict:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        while True:
-            try:
-                worker = await asyncio.wait_for(self._idle.get(), max(deadline - loop.time(), 0))
-            except TimeoutError:
-                raise WorkerFailure(f"no engine worker was free within {self.timeout:g}s", "busy") from None
-            if worker.alive():
-                break
-            self._replace(worker, "died")  # killed while idle: replace it and take another
+        try:
+            worker = await self._take(deadline)
+        except TimeoutError:
+            raise WorkerFailure(f"no engine worker was free within {self.timeout:g}s", "busy") from None
         left = deadline - loop.time()
         if left < 0.05:
-            self._idle.put_nowait(worker)
+            self._put_idle(worker)
             raise WorkerFailure(f"no engine worker was free within {self.timeout:g}s", "busy")
         try:
             verdict = await worker.review(review, left)
         except Unsendable:
-            self._idle.put_nowait(worker)
+            self._done_with(worker)
             raise
         except MissedDeadline:
             self._replace(worker, "timeout")
@@ -267,51 +309,65 @@ class WorkerPool:
             self._replace(worker, "error")
             raise
         worker.reviews += 1
-        if worker.reviews >= self.max_reviews:
+        if worker.reviews >= self.max_reviews and not worker.retiring:
+            worker.retiring = True
             self._replace(worker, "retired", retire=True)
-        else:
-            self._idle.put_nowait(worker)
+        self._done_with(worker)
         return verdict
 
+    def _done_with(self, worker: Worker) -> None:
+        """Back to the pool, or stopped when it was retired while it served."""
+        if worker.discarded or self.closed:
+            worker.stop()
+        else:
+            self._put_idle(worker)
+
+    # -- replacing workers ---------------------------------------------------------------------------
     def _replace(self, old: Worker, reason: str, retire: bool = False) -> None:
-        """Start a worker in `old`'s place (old is killed now, or, when retired, stopped once its replacement is
-        ready). A replacement that fails to start is tried again, with growing delays, until the pool closes."""
+        """Start a worker in `old`'s place: old is killed now, or, when retired, keeps serving until its
+        replacement is ready. A replacement that fails to start is tried again, with growing delays, until the
+        pool closes."""
         if not retire:
+            self._unwatch(old)
             old.kill()
         if self.closed:
             return
         self.on_restart(reason)
 
         async def ready() -> None:
-            slot, attempt = old, 0
-            try:
-                while not self.closed:
-                    fresh: Worker | None = None
-                    try:
-                        fresh = await self._spawn()
-                        self.workers = [fresh if w is slot else w for w in self.workers]
-                        slot = fresh
-                        await fresh.started(120)
-                    except Exception as exc:
-                        log.error("an engine worker failed to start: %s: %s", type(exc).__name__, exc)
-                        if fresh is not None:
-                            fresh.kill()
-                        await asyncio.sleep(RESPAWN_DELAYS[min(attempt, len(RESPAWN_DELAYS) - 1)])
-                        attempt += 1
-                        continue
-                    if self.closed:
-                        fresh.stop()
-                    else:
-                        self._idle.put_nowait(fresh)
+            attempt = 0
+            while not self.closed:
+                fresh: Worker | None = None
+                try:
+                    fresh = await self._spawn()
+                    self._starting.add(fresh)
+                    await fresh.started(120)
+                except Exception as exc:
+                    log.error("an engine worker failed to start: %s: %s", type(exc).__name__, exc)
+                    if fresh is not None:
+                        self._starting.discard(fresh)
+                        fresh.kill()
+                    await asyncio.sleep(RESPAWN_DELAYS[min(attempt, len(RESPAWN_DELAYS) - 1)])
+                    attempt += 1
+                    continue
+                self._starting.discard(fresh)
+                if self.closed:
+                    fresh.stop()
                     return
-            finally:
+                self.workers = [fresh if w is old else w for w in self.workers]
                 if retire:
-                    old.stop()
+                    old.discarded = True
+                    if old in self._watched:  # idle: stopped now; serving: stopped when its request is done
+                        self._unwatch(old)
+                        old.stop()
+                self._put_idle(fresh)
+                return
 
         task = asyncio.get_running_loop().create_task(ready())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # -- state ---------------------------------------------------------------------------------------
     @property
     def pids(self) -> list[int]:
         """The workers that are up and have loaded their policies."""
@@ -326,14 +382,20 @@ class WorkerPool:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        for worker in self.workers:
+        for worker in list(self._watched):
+            self._unwatch(worker)
+        for worker in [*self.workers, *self._starting]:
             worker.stop()
 
     async def drain_and_stop(self, timeout: float) -> None:
-        """Stop each worker once it has finished the request it is serving (after a policy reload)."""
+        """Stop the workers once each has finished the request it is serving (after a policy reload)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        for _ in self.workers:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.get(), max(deadline - loop.time(), 0.01))
+        drained = 0
+        while drained < len(self.workers) and (left := deadline - loop.time()) > 0:
+            try:
+                worker = await asyncio.wait_for(self._idle.get(), left)
+            except TimeoutError:
+                break
+            drained += not worker.discarded
         self.stop()
