@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,12 @@ def _reader(conn: Connection, paths: list[str]) -> None:
     conn.send(read_files(paths))
 
 
-def _read_isolated(paths: list[str], timeout: float = READ_TIMEOUT) -> tuple[list[Document], list[str]]:
+def _read_isolated(
+    paths: list[str], timeout: float = READ_TIMEOUT, reader: Callable[[Connection, list[str]], None] = _reader
+) -> tuple[list[Document], list[str]]:
     """read_files in a child process, so that a parser crash (a signal, not an exception) costs only the child."""
     receiver, sender = _SPAWN.Pipe(duplex=False)
-    process = _SPAWN.Process(target=_reader, args=(sender, paths), daemon=True)
+    process = _SPAWN.Process(target=reader, args=(sender, paths), daemon=True)
     process.start()
     sender.close()
     try:
