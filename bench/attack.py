@@ -1,10 +1,11 @@
 """Hostile requests against `gatekeeper-py serve` on loopback, each followed by a request the server must deny.
 
-    python bench/attack.py [--fail-closed] [--workers W] [--quick]
+    python bench/attack.py [--fail-closed] [--workers W] [--max-depth D] [--quick]
     python bench/attack.py --url http://127.0.0.1:PORT --deny REVIEW.json [--cacert CA.pem]
 
 Without --url it starts the real server (`python -m gatekeeper_py serve --insecure` on 127.0.0.1, a free port,
-one policy: Pods need an `owner` label; one worker by default, where a lost worker shows at once). With --url it
+one policy: Pods need an `owner` label; one worker by default, where a lost worker shows at once; --max-depth
+2000 lets the 700-level object past the depth limit, to the pickling it used to break). With --url it
 talks to a server already running on this machine: only loopback addresses are accepted, and --deny must name
 an AdmissionReview (JSON) that server denies.
 
@@ -138,6 +139,13 @@ def big_declared(t: Target) -> tuple[Any, str]:
     return r.status_code, summary(r)
 
 
+def big_review(t: Target) -> tuple[Any, str]:
+    obj = pod()
+    obj["metadata"]["annotations"] = {"pad": "x" * (8 * 1024 * 1024)}
+    r = t.post(json.dumps(review(obj)).encode())
+    return r.status_code, summary(r)
+
+
 def big_streamed(t: Target) -> tuple[Any, str]:
     chunk = b"x" * 65536
     r = t.post(iter([b'{"pad": "'] + [chunk] * 128 + [b'"}']))
@@ -227,6 +235,7 @@ PROBES: list[tuple[str, Callable[[Target], tuple[Any, str]], bool]] = [
     ("nested 300 levels (depth limit)", deep_limit, False),
     ("nested 5000 levels (JSON parser)", deep_parser, False),
     ("8 MiB body, Content-Length", big_declared, False),
+    ("8 MiB AdmissionReview", big_review, False),
     ("8 MiB body, chunked", big_streamed, False),
     ("body cut off, client gone", cut_off, False),
     ("5,000-digit integer", huge_integer, False),
@@ -238,7 +247,9 @@ PROBES: list[tuple[str, Callable[[Target], tuple[Any, str]], bool]] = [
 ]
 
 
-def start_server(directory: Path, workers: int, fail_closed: bool) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    directory: Path, workers: int, fail_closed: bool, max_depth: int | None
+) -> tuple[subprocess.Popen[bytes], str]:
     template = {
         "apiVersion": "templates.gatekeeper.sh/v1",
         "kind": "ConstraintTemplate",
@@ -266,6 +277,7 @@ def start_server(directory: Path, workers: int, fail_closed: bool) -> tuple[subp
     command = [sys.executable, "-m", "gatekeeper_py", "serve", "-f", str(directory), "--insecure"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command += ["--fail-closed"] if fail_closed else []
+    command += ["--max-depth", str(max_depth)] if max_depth else []
     log = (directory / "server.log").open("wb")
     process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -300,6 +312,7 @@ def main() -> int:
     parser.add_argument("--cacert", type=Path, help="with an https --url: the CA to trust")
     parser.add_argument("--workers", type=int, default=1, help="workers of the server started here")
     parser.add_argument("--fail-closed", action="store_true", help="start the server with --fail-closed")
+    parser.add_argument("--max-depth", type=int, help="start the server with this --max-depth")
     parser.add_argument("--quick", action="store_true", help="skip the probes that take seconds by design")
     args = parser.parse_args()
     process = None
@@ -311,7 +324,7 @@ def main() -> int:
                 parser.error("--url needs --deny REVIEW.json")
             url, deny = args.url.rstrip("/"), json.loads(args.deny.read_text())
         else:
-            process, url = start_server(Path(tmp), args.workers, args.fail_closed)
+            process, url = start_server(Path(tmp), args.workers, args.fail_closed, args.max_depth)
             deny = review(pod())
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(args.cacert)) if args.cacert else True
         target = Target(url, verify, deny)

@@ -432,11 +432,27 @@ def test_requests_too_deep_or_too_large_are_refused_before_a_worker(server: Serv
     body = body.replace('"DEEP"', '{"a": ' * 2000 + "{}" + "}" * 2000)
     answer = server.client.post(f"{server.url}/v1/admit", content=body, timeout=30)
     assert answer.status_code == 400 and "nested deeper than 200 levels" in answer.json()["error"]
-    # over the size limit, declared or streamed in chunks: 413, before anything is parsed
+    # over the size limit, declared or streamed in chunks: 413, before anything is parsed...
     big = b'{"kind": "AdmissionReview", "pad": "' + b"x" * (7 * 1024 * 1024) + b'"}'
     assert server.client.post(f"{server.url}/v1/admit", content=big, timeout=30).status_code == 413
     chunks = iter([big[i : i + 65536] for i in range(0, len(big), 65536)])
     assert server.client.post(f"{server.url}/v1/admit", content=chunks, timeout=30).status_code == 413
+    # ... but an AdmissionReview as the API server writes it (kind, apiVersion, then the request's uid first) is
+    # answered by the failure policy, so the user sees why
+    huge = pod("huge", "prod")
+    huge["metadata"]["annotations"] = {"pad": "x" * (7 * 1024 * 1024)}
+    review = admission_review("CREATE", huge)
+    body = json.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1", "request": review["request"]})
+    answer = server.client.post(f"{server.url}/v1/admit", content=body.encode(), timeout=30)
+    assert answer.status_code == 200
+    assert answer.json()["response"] == {
+        "uid": review["request"]["uid"],
+        "allowed": False,
+        "status": {
+            "code": 500,
+            "message": "gatekeeper-py could not evaluate the request: the request is larger than 7340032 bytes",
+        },
+    }
     # and the workers are all still there
     assert server.admit(admission_review("CREATE", pod("web", "prod")))["response"]["status"]["code"] == 403
     assert len(server.ready()["workers"]) == 2

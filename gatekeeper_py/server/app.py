@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -128,7 +129,27 @@ class _Metrics:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """The body passed the limit; `head` is its start, as far as it was read."""
+
+    def __init__(self, head: bytes) -> None:
+        super().__init__()
+        self.head = head
+
+
+# The API server writes an AdmissionReview's kind and apiVersion first and the request's uid as its first field,
+# so both can be read from the start of a body too large to parse, and the request answered by the failure
+# policy like any other the engine could not judge.
+_HEAD_VERSION = re.compile(rb'"apiVersion"\s*:\s*"(admission\.k8s\.io/v1(?:beta1)?)"')
+_HEAD_UID = re.compile(rb'"request"\s*:\s*\{\s*"uid"\s*:\s*"([0-9A-Za-z-]{1,64})"')
+
+
+def _review_stub(head: bytes) -> dict[str, Any] | None:
+    """The apiVersion and request uid at the start of a body, enough to answer it; None when not there."""
+    uid = _HEAD_UID.search(head, 0, 4096)
+    version = _HEAD_VERSION.search(head, 0, uid.start()) if uid else None
+    if uid is None or version is None:
+        return None
+    return {"apiVersion": version.group(1).decode(), "request": {"uid": uid.group(1).decode()}}
 
 
 def _brief(exc: BaseException, limit: int = 300) -> str:
@@ -288,13 +309,12 @@ class Webhook:
     async def _body(self, request: Request) -> bytes:
         limit = self.config.max_body_bytes
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge
+        too_large = declared.isdigit() and int(declared) > limit
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge
+            if too_large or size > limit:  # the rest is never read
+                raise BodyTooLarge((b"".join(chunks) + chunk)[:4096])
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -302,9 +322,13 @@ class Webhook:
         started = time.perf_counter()
         try:
             body = await asyncio.wait_for(self._body(request), self.config.body_timeout)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
+            reason = f"the request is larger than {self.config.max_body_bytes} bytes"
+            stub = _review_stub(exc.head)
+            if stub is not None:  # answered like any request the engine could not judge
+                return self._failure(stub, reason, started, "too_large")
             self.metrics.observe("too_large", started)
-            return JSONResponse({"error": f"the body is larger than {self.config.max_body_bytes} bytes"}, 413)
+            return JSONResponse({"error": reason}, 413)
         except TimeoutError:
             return self._bad_request(f"the body did not arrive within {self.config.body_timeout:g}s", started, 408)
         except ClientDisconnect:
