@@ -1,11 +1,13 @@
 """A fake Kubernetes API server on loopback, serving recorded discovery and list responses (the Pod list in two
-pages), and a kubeconfig pointing at it."""
+pages), and a kubeconfig pointing at it. Faults on demand through `fake_cluster.faults`: a stall (connections
+are accepted and never answered) and a status per path (403 for a resource the role may not list...)."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -67,11 +69,23 @@ def _api_responses() -> dict[str, Any]:
     }
 
 
+@dataclass
+class Faults:
+    """What the fake API server does wrong. `stall`: set, every request is held unanswered (until `release` is
+    set, at teardown at the latest); `status`: a path (as in `responses`) answered with this HTTP status."""
+
+    stall: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    status: dict[str, int] = field(default_factory=dict)
+
+
 @pytest.fixture
 def fake_cluster(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
     """(kubeconfig, the paths requested so far); the responses can be changed through `fake_cluster.responses`."""
     responses = _api_responses()
     fake_cluster.responses = responses  # type: ignore[attr-defined]
+    faults = Faults()
+    fake_cluster.faults = faults  # type: ignore[attr-defined]
     requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -80,11 +94,16 @@ def fake_cluster(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
             query = parse_qs(url.query)
             requests.append(self.path)
             key = url.path + (f"?continue={query['continue'][0]}" if "continue" in query else "")
+            if faults.stall.is_set():
+                faults.release.wait(120)
+                self.close_connection = True
+                return
             body = responses.get(key)
-            self.send_response(200 if body is not None else 404)
+            status = faults.status.get(key, 200 if body is not None else 404)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(json.dumps(body if body is not None else {"kind": "Status", "code": 404}).encode())
+            self.wfile.write(json.dumps(body if status == 200 else {"kind": "Status", "code": status}).encode())
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -106,4 +125,5 @@ def fake_cluster(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
         )
     )
     yield kubeconfig, requests
+    faults.release.set()
     server.shutdown()

@@ -5,9 +5,11 @@ API server on loopback."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from conftest import constraint, pod, run_cli, template
 from fake_cluster import NAME_REGO, PODS_ONLY
@@ -166,3 +168,87 @@ def test_unreachable_cluster_is_one_clear_error(tmp_path: Path) -> None:
     run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig))
     assert run.returncode == 2
     assert run.stderr.startswith(f"error: {kubeconfig}: cannot load the cluster configuration")
+
+
+def test_a_stalled_api_server_is_one_clear_error_in_bounded_time(fake_cluster: tuple[Path, list[str]]) -> None:
+    """The server accepts connections and never answers: each try waits --cluster-timeout, 3 tries, then exit 2."""
+    from fake_cluster import fake_cluster as fixture_function
+
+    kubeconfig, requests = fake_cluster
+    fixture_function.faults.stall.set()
+    started = time.monotonic()
+    run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig), "--cluster-timeout", "0.5")
+    elapsed = time.monotonic() - started
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: cluster: GET /api: no answer in time")
+    assert run.stderr.endswith("(after 3 tries)\n") and run.stderr.count("\n") == 1
+    assert requests == ["/api"] * 3
+    assert elapsed < 20  # 3 x 0.5 s, 1.5 s of back-off, and the interpreter's start
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(fake_cluster: tuple[Path, list[str]]) -> None:
+    from fake_cluster import fake_cluster as fixture_function
+
+    kubeconfig, requests = fake_cluster
+    fixture_function.faults.status["/api/v1/pods"] = 503
+    run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig), "-o", "json")
+    assert run.returncode == 2
+    assert run.stderr == "error: cluster: GET /api/v1/pods: 503 Service Unavailable (after 3 tries)\n"
+    assert requests.count("/api/v1/pods?limit=500") == 3
+
+
+def test_a_forbidden_resource_is_skipped_and_reported(fake_cluster: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """A constraint matching every kind, and a role that may not list Secrets: the rest is audited, the gap is
+    named on stderr and in the JSON report."""
+    from fake_cluster import fake_cluster as fixture_function
+
+    kubeconfig, requests = fake_cluster
+    responses = fixture_function.responses
+    responses["/api/v1"]["resources"].append(
+        {"name": "secrets", "kind": "Secret", "namespaced": True, "verbs": ["get", "list"]}
+    )
+    responses["/apis/constraints.gatekeeper.sh/v1beta1/k8sowner"]["items"] = [constraint("K8sOwner", "owner")]
+    responses["/apis/apps/v1/deployments"] = {"items": [], "metadata": {}}
+    fixture_function.faults.status["/api/v1/secrets"] = 403
+    run = run_cli("audit", "--cluster", "--kubeconfig", str(kubeconfig), "-o", "json")
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == ("warning: cluster: v1 Secret (secrets) not audited: GET /api/v1/secrets: 403 Forbidden\n")
+    report = json.loads(run.stdout)
+    assert report["skipped"] == [{"resource": "v1 Secret (secrets)", "reason": "GET /api/v1/secrets: 403 Forbidden"}]
+    [owner] = report["constraints"]
+    audited = {(v["kind"], v["name"]) for v in owner["violations"]}
+    assert {("Pod", "c0"), ("Pod", "c2"), ("ConfigMap", "never-listed"), ("Namespace", "shop")} <= audited
+    assert requests.count("/api/v1/secrets?limit=500") == 1  # a 403 is not retried
+
+
+def test_constraints_with_malformed_match_do_not_break_the_listing() -> None:
+    from gatekeeper_py.cluster import _wanted_kinds
+
+    odd = [
+        {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": ["K8sOwner"], "spec": []},
+        {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "spec": {"match": {"kinds": ["Pod", {"kinds": "Pod"}]}}},
+    ]
+    assert _wanted_kinds(odd) == ({("", "Namespace"), ("*", "*")}, True)
+
+
+def test_constraints_of_a_template_added_later_are_found(
+    fake_cluster: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery is cached, but a template whose constraint kind it does not know yet triggers a new one (at most
+    every REDISCOVER_AFTER seconds), so a long-running `serve --cluster` sees new templates' constraints."""
+    from fake_cluster import fake_cluster as fixture_function
+
+    from gatekeeper_py import cluster as cluster_module
+
+    kubeconfig, _ = fake_cluster
+    responses = fixture_function.responses
+    live = cluster_module.Cluster(str(kubeconfig))
+    assert {d.obj["kind"] for d in cluster_module.policy_documents(live)} == {"ConstraintTemplate", "K8sOwner"}
+    responses["/apis/templates.gatekeeper.sh/v1/constrainttemplates"]["items"].append(template("K8sNew", NAME_REGO))
+    responses["/apis/constraints.gatekeeper.sh/v1beta1"]["resources"].append(
+        {"name": "k8snew", "kind": "K8sNew", "namespaced": False, "verbs": ["list"]}
+    )
+    responses["/apis/constraints.gatekeeper.sh/v1beta1/k8snew"] = {"items": [constraint("K8sNew", "new")]}
+    assert "K8sNew" not in {d.obj["kind"] for d in cluster_module.policy_documents(live)}  # discovery is recent
+    monkeypatch.setattr(cluster_module, "REDISCOVER_AFTER", 0.0)
+    assert "K8sNew" in {d.obj["kind"] for d in cluster_module.policy_documents(live)}

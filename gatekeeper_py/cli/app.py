@@ -69,6 +69,14 @@ def _inputs(filename: list[str] | None) -> list[str]:
 
 KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="With --cluster: this kubeconfig.")]
 ContextOption = Annotated[str | None, typer.Option("--context", help="With --cluster: this kubeconfig context.")]
+ClusterTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--cluster-timeout",
+        help="With --cluster: seconds to wait for each answer of the API server (3 tries per call).",
+        min=0.1,
+    ),
+]
 FILENAME_HELP = "File or directory (recursive; a kustomization is followed) of manifests; - for stdin. Repeatable."
 
 
@@ -189,6 +197,7 @@ def audit_command(
     ] = False,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    cluster_timeout: ClusterTimeoutOption = 15.0,
     output: Annotated[AuditOutput, typer.Option("--output", "-o", help="Output format.")] = AuditOutput.table,
     limit: Annotated[
         int, typer.Option("--constraint-violations-limit", help="Violations listed per constraint (Gatekeeper: 20).")
@@ -212,14 +221,19 @@ def audit_command(
     docs, load_errors = load_all(filename) if filename else ([], [])
     for error in load_errors:
         run.fail(error)
+    skipped: list[dict[str, str]] = []
     if cluster:
         from ..cluster import Cluster, cluster_documents
 
         try:
-            docs = cluster_documents(Cluster(kubeconfig, context), docs if filename else None)
+            live = Cluster(kubeconfig, context, read_timeout=cluster_timeout)
+            docs = cluster_documents(live, docs if filename else None)
         except GatekeeperPyError as exc:
             error_line(str(exc))
             raise typer.Exit(2) from None
+        for gap in live.skipped:
+            error_line(f"cluster: {gap.resource} not audited: {gap.reason}", prefix="warning")
+        skipped = [gap.to_dict() for gap in live.skipped]
     elif not filename:
         error_line("nothing to audit: give -f PATH or --cluster")
         raise typer.Exit(2)
@@ -227,7 +241,7 @@ def audit_command(
         run = run_audit(docs, engine.value, workers, bars, run=run)
     audits = audits_of(run, limit)
     if output == AuditOutput.json:
-        sys.stdout.write(render_json(audits))
+        sys.stdout.write(render_json(audits, skipped))
     elif output == AuditOutput.policyreport:
         sys.stdout.write(render_policy_reports(run))
     else:
@@ -268,6 +282,22 @@ def serve_command(
     ] = 10_000,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every HTTP request.")] = False,
     engine: Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)] = Engine.auto,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse to start (exit 2) unless every policy loads.")
+    ] = False,
+    cluster_timeout: ClusterTimeoutOption = 15.0,
+    max_request_bytes: Annotated[
+        int, typer.Option("--max-request-bytes", help="Largest AdmissionReview body accepted (HTTP 413 above).", min=1)
+    ] = 7 * 1024 * 1024,
+    max_depth: Annotated[
+        int, typer.Option("--max-depth", help="Deepest nesting of a request; deeper gets the failure policy.", min=2)
+    ] = 200,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", help="Concurrent connections and requests (HTTP 503 above).", min=1)
+    ] = 256,
+    idle_timeout: Annotated[
+        int, typer.Option("--idle-timeout", help="Seconds an idle connection is kept open.", min=1)
+    ] = 30,
 ) -> None:
     """Run the validating admission webhook: POST /v1/admit, GET /healthz, /readyz, /metrics.
 
@@ -297,18 +327,27 @@ def serve_command(
     from ..errors import GatekeeperPyError
     from ..server.app import ServerConfig, create_app
     from ..server.policies import ClusterPolicySource, PolicySource
+    from ..server.protocol import IdleClosingH11Protocol
 
     source: PolicySource | ClusterPolicySource
     if cluster:
         from ..cluster import Cluster
 
         try:
-            source = ClusterPolicySource(Cluster(kubeconfig, context))
+            source = ClusterPolicySource(Cluster(kubeconfig, context, read_timeout=cluster_timeout))
         except GatekeeperPyError as exc:
             error_line(str(exc))
             raise typer.Exit(2) from None
     else:
         source = PolicySource(filename or [])
+    if strict:
+        from ..server.policies import startup_errors
+
+        problems = startup_errors(source, engine.value)
+        for problem in problems:
+            error_line(problem)
+        if problems:
+            raise typer.Exit(2)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig(
         source=source,
@@ -319,6 +358,8 @@ def serve_command(
         exempt_namespaces=tuple(exempt_namespace or ()),
         reload_interval=reload_interval,
         max_reviews=max_reviews,
+        max_body_bytes=max_request_bytes,
+        max_depth=max_depth,
     )
     tls = {} if insecure else {"ssl_certfile": cert_file, "ssl_keyfile": key_file}
     try:
@@ -329,6 +370,10 @@ def serve_command(
             log_level="info",
             access_log=access_log,
             timeout_graceful_shutdown=5,
+            limit_concurrency=max_connections,  # beyond it uvicorn answers 503 at once instead of queueing
+            timeout_keep_alive=idle_timeout,  # an idle connection (the API server keeps them alive) is then closed
+            http=IdleClosingH11Protocol,  # ...also one that never sent a request
+            h11_max_incomplete_event_size=64 * 1024,  # request line and headers; the body has its own limit
             **tls,
         )
     except ssl.SSLError as exc:

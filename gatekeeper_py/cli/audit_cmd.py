@@ -82,8 +82,13 @@ def table_lines(audits: list[ConstraintAudit]) -> list[tuple[str, Style]]:
     return lines
 
 
-def render_json(audits: list[ConstraintAudit]) -> str:
-    return to_json({"constraints": [a.to_dict() for a in audits]}) + "\n"
+def render_json(audits: list[ConstraintAudit], skipped: list[dict[str, str]] | None = None) -> str:
+    """`{"constraints": [...]}`, and `"skipped": [{"resource", "reason"}]` when a cluster audit could not list
+    some resources (so a script sees that the audit is incomplete)."""
+    out: dict[str, Any] = {"constraints": [a.to_dict() for a in audits]}
+    if skipped:
+        out["skipped"] = skipped
+    return to_json(out) + "\n"
 
 
 _REPORT_RESULT = {DENY: "fail", WARN: "warn", DRYRUN: "skip"}
