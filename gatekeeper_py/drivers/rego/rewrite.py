@@ -33,10 +33,13 @@
   `f(k) := {v | v := obj[k]}` iterates over every `k`. Binding the parameter to a new variable at the start of
   the comprehension's body (`{v | __gk_arg0_k := k; v := obj[__gk_arg0_k]}`) makes it read the argument.
 - In a negated call or comparison (`not f(x.y)`, `not x.y > 5`, `not "a" in x.y`; not `==`), OPA's compiler
-  binds nested calls and every reference operand before the negation, so an undefined `x.y` makes the whole
-  body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes the `not` true instead, or cannot
-  compile it. The same bindings are made here: `__gk_0 := x.y; not f(__gk_0)`. (Gatekeeper's own library
-  relies on this: its psp users suite.)
+  binds nested calls, every reference operand and every rule named bare (`not f(r)`) before the negation, so an
+  undefined `x.y` makes the whole body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes
+  the `not` true instead, or cannot compile it. The same bindings are made here: `__gk_0 := x.y;
+  not f(__gk_0)`. (Gatekeeper's own library relies on this: its psp users suite.)
+- `x = expr` inside a comprehension, `x` new there, fails to compile in rego-cpp ("Unable to unify due to
+  cycle") when `expr` reads a variable of the enclosing body; it is written `x := expr`, which binds the same.
+- Named groups in regexes and empty patterns in `replace` / `strings.replace_n`: see `_routed_call`.
 - Speed, not meaning: rego-cpp iterates a path (`input.review.object.spec.containers[_]`, `some c in o.spec.x`)
   several times slower than a variable holding the same collection, so outside negations each iterated path is
   bound to a fresh variable first (`__gk_coll_0 := input.review.object.spec.containers`).
@@ -65,6 +68,7 @@ from .syntax import (
     Membership,
     Module,
     Node,
+    Object,
     ObjectComprehension,
     Ref,
     Rule,
@@ -96,6 +100,34 @@ __gk_sort(x) := sort(x) if not is_set(x)""",
 __gk_str(x) := sprintf("%v", [x]) if not is_string(x)""",
     QUOTE_FUNCTION: f"""{QUOTE_FUNCTION}(x) := json.marshal(x) if is_string(x)
 {QUOTE_FUNCTION}(x) := x if not is_string(x)""",
+    "__gk_re": r"""__gk_re(p) := regex.replace(p, `\(\?P?<[A-Za-z0-9_]+>`, "(") if contains(p, "(?")
+__gk_re(p) := p if not contains(p, "(?")""",
+    "__gk_replace": """__gk_replace(s, old, new) := replace(s, old, new) if old != ""
+__gk_replace(s, old, new) := new if {
+  old == ""
+  s == ""
+  is_string(new)
+}
+__gk_replace(s, old, new) := concat("", [new, concat(new, __gk_runes(s)), new]) if {
+  old == ""
+  is_string(s)
+  s != ""
+  is_string(new)
+}""",
+    "__gk_runes": "__gk_runes(s) := [substring(s, i, 1) | some i in numbers.range(0, count(s) - 1)]",
+    "__gk_replace_n": r"""__gk_replace_n(p, s) := strings.replace_n(p, s) if not "" in object.keys(p)
+__gk_replace_n(p, s) := __gk_replace(s, "", p[""]) if object.keys(p) == {""}
+__gk_replace_n(p, s) := concat("", [p[""], concat(p[""], tokens), p[""]]) if {
+  is_string(p[""])
+  keys := [__gk_regex_escape(k) | some k in sort(object.keys(p)); k != ""]
+  count(keys) > 0
+  found := regex.find_n(concat("|", array.concat(keys, [`[\s\S]`])), s, -1)
+  tokens := [object.get(p, t, t) | some t in found]
+}""",
+    "__gk_regex_escape": r"""__gk_regex_escape(k) := strings.replace_n({
+  `\`: `\\`, `.`: `\.`, `+`: `\+`, `*`: `\*`, `?`: `\?`, `(`: `\(`, `)`: `\)`, `|`: `\|`,
+  `[`: `\[`, `]`: `\]`, `{`: `\{`, `}`: `\}`, `^`: `\^`, `$`: `\$`,
+}, k)""",
     "__gk_any": "__gk_any(xs) := true if { some x in xs; x == true } else := false",
     "__gk_all": "__gk_all(xs) := false if { some x in xs; x != true } else := true",
     "__gk_re_match": "__gk_re_match(pattern, value) := regex.match(pattern, value)",
@@ -162,7 +194,10 @@ def parameters_read_at(module: Module, path: tuple[Term, ...]) -> Module:
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
     module = _rename_package_named_variables(module)
-    module = _Rewriter().module(module)
+    module = _unifications_as_assignments(module)
+    routed = tuple(r if r.name in HELPERS else map_bottom_up(r, _routed_call) for r in module.rules)
+    module = dataclasses.replace(module, rules=routed)
+    module = _Rewriter(_rule_names(module)).module(module)
     module = dataclasses.replace(module, rules=tuple(_with_formatting(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
@@ -171,6 +206,108 @@ def rewrite_module(module: Module, version: str) -> Module:
         return module
     module = _rename_keyword_names(module)
     return map_bottom_up(module, _deprecated_to_helper)
+
+
+# The position of the pattern among the arguments of each regex builtin.
+REGEX_PATTERN_ARGUMENT = {
+    "regex.match": 0,
+    "re_match": 0,
+    "regex.is_valid": 0,
+    "regex.find_n": 0,
+    "regex.find_all_string_submatch_n": 0,
+    "regex.split": 0,
+    "regex.replace": 1,
+}
+_NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P?<[A-Za-z0-9_]+>")
+
+
+def _routed_call(node: Node) -> Node:
+    """Calls rego-cpp gets wrong, made right.
+
+    - A regex's named groups, `(?P<name>...)` and `(?<name>...)` (Go's RE2 syntax), make rego-cpp's match
+      undefined; the same group without its name means the same to every regex builtin (they report groups by
+      position): a literal pattern loses the names here, any other goes through `__gk_re`, which removes them.
+    - `replace(s, "", x)` and `strings.replace_n` with an empty pattern never return in rego-cpp; OPA follows Go
+      (`x` before each character and at the end). A call whose pattern is not a non-empty literal goes to
+      `__gk_replace` / `__gk_replace_n`, which do that."""
+    if not isinstance(node, Call):
+        return node
+    where = REGEX_PATTERN_ARGUMENT.get(".".join(node.name))
+    if where is not None and len(node.args) > where:
+        pattern = node.args[where]
+        if isinstance(pattern, String):
+            routed: Term = dataclasses.replace(pattern, value=_NAMED_GROUP.sub(r"\1(", pattern.value))
+        elif isinstance(pattern, Var) and pattern.name.startswith(FRESH_PREFIX):
+            return node  # bound by an earlier translation, which routed it already (translating twice changes nothing)
+        else:
+            routed = Call(name=("__gk_re",), args=(pattern,))
+        return dataclasses.replace(node, args=(*node.args[:where], routed, *node.args[where + 1 :]))
+    if (
+        node.name == ("replace",)
+        and len(node.args) == 3
+        and not (isinstance(node.args[1], String) and node.args[1].value)
+    ):
+        return dataclasses.replace(node, name=("__gk_replace",))
+    if node.name == ("strings", "replace_n") and len(node.args) == 2:
+        patterns = node.args[0]
+        literal = isinstance(patterns, Object) and all(isinstance(k, String) and k.value for k, _ in patterns.items)
+        if not literal:
+            return dataclasses.replace(node, name=("__gk_replace_n",))
+    return node
+
+
+def _rule_names(module: Module) -> frozenset[str]:
+    """Names that, as bare variables in a body, mean a rule or an import of the module rather than a local."""
+    return frozenset({rule.name for rule in module.rules} | {imp.alias or imp.path[-1] for imp in module.imports})
+
+
+def _unifications_as_assignments(module: Module) -> Module:
+    """`x = expr` in a comprehension (or `every`) body, where `x` is a variable new there, -> `x := expr`.
+
+    rego-cpp fails to compile the unification when `expr` reads a variable of the enclosing body ("Unable to
+    unify due to cycle", `[g | g = c.image]`); for a new variable both forms bind it to the value. A variable is
+    new when nothing before it in the comprehension names it, the rest of the rule does not use it and it is
+    not a rule or an import of the module (then `=` compares)."""
+    globals_ = _rule_names(module) | {"input", "data", "_"}
+
+    def rule(r: Rule) -> Rule:
+        counts: dict[str, int] = {}
+        for node in walk(r):
+            if isinstance(node, Var):
+                counts[node.name] = counts.get(node.name, 0) + 1
+
+        def scope(node: Node) -> Node:
+            if not isinstance(node, _SCOPES):
+                return node
+            inside: dict[str, int] = {}
+            for found in walk(node):
+                if isinstance(found, Var):
+                    inside[found.name] = inside.get(found.name, 0) + 1
+            local = {name for name, n in inside.items() if n == counts.get(name, 0)} - globals_
+            seen: set[str] = set()
+            body: list[Expr] = []
+            for expr in node.body:
+                body.append(_as_assignment(expr, local - seen))
+                seen |= {v.name for v in walk(expr) if isinstance(v, Var)}
+            return dataclasses.replace(node, body=tuple(body))
+
+        return map_bottom_up(r, scope)
+
+    return dataclasses.replace(module, rules=tuple(rule(r) for r in module.rules))
+
+
+def _as_assignment(expr: Expr, fresh: set[str]) -> Expr:
+    """`x = e` (or `e = x`) -> `x := e` when `x` is among `fresh` and `e` is not a bare variable nor uses `x`."""
+    value = expr.value
+    if expr.negated or expr.withs or not isinstance(value, Assignment) or value.op != "=":
+        return expr
+    for left, right in ((value.left, value.right), (value.right, value.left)):
+        if not (isinstance(left, Var) and left.name in fresh) or isinstance(right, Var):
+            continue
+        if any(isinstance(v, Var) and v.name == left.name for v in walk(right)):
+            continue
+        return dataclasses.replace(expr, value=Assignment(op=":=", left=left, right=right))
+    return expr
 
 
 COLLECTION_PREFIX = "__gk_coll_"
@@ -491,8 +628,9 @@ def _is_iterating_ref(term: Any) -> bool:
 
 
 class _Rewriter:
-    def __init__(self) -> None:
+    def __init__(self, rule_names: frozenset[str] = frozenset()) -> None:
         self._counter = itertools.count()
+        self._rule_names = rule_names
 
     def module(self, module: Module) -> Module:
         names = {node.name for node in walk(module) if isinstance(node, Var)}
@@ -553,6 +691,8 @@ class _Rewriter:
 
         def bind(operand: Any) -> Any:
             if isinstance(operand, Ref | Call | BinOp | Membership):
+                return self._fresh_binding(operand, hoisted)
+            if isinstance(operand, Var) and operand.name in self._rule_names:  # `not f(r)`, r a rule: may be undefined
                 return self._fresh_binding(operand, hoisted)
             return operand
 

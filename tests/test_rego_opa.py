@@ -1,0 +1,166 @@
+"""Verdicts of our Rego front-end against OPA's own (its Go engine through opa_bindings), one class of defect of
+rego-cpp per test: each template is run by our Client (as Rego v0, the way Gatekeeper's library writes them, and
+as v1) and by OPA (the v1 form) on the same objects, and the violations must be the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import pod
+from opa_oracle import opa_evaluate, opa_violations, our_violations
+
+from gatekeeper_py.drivers.rego.driver import translate
+from gatekeeper_py.drivers.rego.engine import CompiledPolicy, to_engine_json
+
+
+def assert_same(v0: str | None, v1: str, objects: list[dict[str, Any]], parameters: dict[str, Any] | None = None):
+    """Our verdicts (v0 and v1 forms) equal OPA's (v1 form) on every object, and OPA finds something somewhere
+    (so the comparison is not vacuous)."""
+    found_any = False
+    for obj in objects:
+        expected = opa_violations(v1, obj, parameters)
+        found_any = found_any or bool(expected)
+        assert our_violations(v1, obj, parameters, version="v1") == expected, obj["metadata"]["name"]
+        if v0 is not None:
+            assert our_violations(v0, obj, parameters, version="v0") == expected, obj["metadata"]["name"]
+    assert found_any
+
+
+def evaluate_both(expression: str, data: dict[str, Any]) -> tuple[Any, Any]:
+    """`r := <expression>` (Rego v1) evaluated by us (translated, on rego-cpp) and by OPA."""
+    module = f"package m\nr := {expression}\n"
+    ours = CompiledPolicy({"m.rego": translate(module, "v1", "m.rego")}, "m/r").evaluate(to_engine_json(data))
+    return ours, opa_evaluate({"m.rego": module}, "m.r", data)
+
+
+def _containers(name: str, *images: str) -> dict[str, Any]:
+    return pod(name, containers=[{"name": f"c{i}", "image": image} for i, image in enumerate(images)])
+
+
+def test_unification_in_a_comprehension_loads_and_judges_as_opa() -> None:
+    """Class 1: `x = expr` in a comprehension, `x` new there (rego-cpp: "Unable to unify due to cycle")."""
+    v0 = """package allowedrepos
+violation[{"msg": msg}] {
+  container := input.review.object.spec.containers[_]
+  satisfied := [good | repo = input.parameters.repos[_] ; good = startswith(container.image, repo)]
+  not any(satisfied)
+  msg := sprintf("container <%v> has an invalid image repo <%v>", [container.name, container.image])
+}
+violation[{"msg": sprintf("%v long names", [n])}] {
+  limit := 6
+  n := count([name | name = input.review.object.spec.containers[_].name; count(name) < limit; r = name])
+  n > 0
+}
+r = "c1"
+"""
+    v1 = """package allowedrepos
+violation contains {"msg": msg} if {
+  container := input.review.object.spec.containers[_]
+  satisfied := [good | repo = input.parameters.repos[_] ; good = startswith(container.image, repo)]
+  not true in satisfied
+  msg := sprintf("container <%v> has an invalid image repo <%v>", [container.name, container.image])
+}
+# `=` that compares stays a comparison: `limit` is bound outside, `r` is a rule
+violation contains {"msg": sprintf("%v long names", [n])} if {
+  limit := 6
+  n := count([name | name = input.review.object.spec.containers[_].name; count(name) < limit; r = name])
+  n > 0
+}
+r := "c1"
+"""
+    objects = [_containers("mixed", "ok.io/a", "evil.io/b"), _containers("clean", "ok.io/a"), _containers("none")]
+    assert_same(v0, v1, objects, {"repos": ["ok.io/", "fine.io/"]})
+
+
+def test_negated_call_of_an_undefined_rule_is_undefined() -> None:
+    """Class 2: `not f(r)`, `r` a rule that is undefined: OPA makes the expression undefined, not true."""
+    v0 = """package undefinedrule
+violation[{"msg": "team not allowed"}] {
+  not allowed(team)
+}
+violation[{"msg": "tier too low"}] {
+  not above(tier, 2)
+}
+allowed(t) { t == "core" }
+above(a, b) { a > b }
+team = t { t := input.review.object.metadata.labels.team }
+tier = n { n := to_number(input.review.object.metadata.labels.tier) }
+"""
+    v1 = """package undefinedrule
+violation contains {"msg": "team not allowed"} if {
+  not allowed(team)
+}
+violation contains {"msg": "tier too low"} if {
+  not above(tier, 2)
+}
+allowed(t) if t == "core"
+above(a, b) if a > b
+team := t if t := input.review.object.metadata.labels.team
+tier := n if n := to_number(input.review.object.metadata.labels.tier)
+"""
+    objects = [
+        pod("unlabelled"),
+        pod("core", labels={"team": "core", "tier": "3"}),
+        pod("web", labels={"team": "web", "tier": "1"}),
+    ]
+    assert_same(v0, v1, objects)
+
+
+def test_go_named_groups_in_regular_expressions() -> None:
+    """Class 3: `(?P<name>...)` (and `(?<name>...)`) are undefined in rego-cpp; in OPA, ordinary groups."""
+    v0 = """package namedgroups
+violation[{"msg": msg}] {
+  c := input.review.object.spec.containers[_]
+  not re_match("^(?P<registry>[a-z0-9.]+)/(?P<path>[a-z0-9/]+):(?<tag>[0-9.]+)$", c.image)
+  msg := sprintf("%v: image not pinned", [c.name])
+}
+violation[{"msg": msg}] {
+  c := input.review.object.spec.containers[_]
+  parts := regex.find_all_string_submatch_n(input.parameters.pattern, c.image, -1)
+  parts[0][1] == "evil.io"
+  msg := sprintf("%v: from %v", [c.name, parts[0][1]])
+}
+"""
+    v1 = v0.replace("violation[{", "violation contains {").replace('"msg": msg}] {', '"msg": msg} if {')
+    v1 = v1.replace("not re_match(", "not regex.match(")
+    objects = [_containers("images", "ok.io/a:1.2", "evil.io/b:3", "nover.io/c", "UPPER/x:1")]
+    assert_same(v0, v1, objects, {"pattern": "^(?P<host>[a-z.]+)/"})
+    for expression in ['regex.replace("a.b/c", input.p, "$2")', 'regex.split(`(?P<x>/)`, "a/b")']:
+        ours, expected = evaluate_both(expression, {"p": "^(?P<host>[a-z.]+)/(?P<path>.*)$"})
+        assert ours == expected
+
+
+def test_replace_with_an_empty_pattern_returns_as_in_go() -> None:
+    """Class 6: `replace(s, "", x)` and `strings.replace_n` with an empty key never return in rego-cpp; OPA
+    follows Go's strings.Replace and strings.NewReplacer."""
+    v0 = """package emptyreplace
+violation[{"msg": msg}] {
+  mem := input.review.object.spec.containers[_].resources.limits.memory
+  suffix := input.parameters.suffixes[_]
+  endswith(mem, suffix)
+  raw := replace(mem, suffix, "")
+  not re_match("^[0-9]+$", raw)
+  msg := sprintf("memory limit <%v> without suffix <%v> is <%v>", [mem, suffix, raw])
+}
+"""
+    v1 = v0.replace("violation[{", "violation contains {").replace('"msg": msg}] {', '"msg": msg} if {')
+    v1 = v1.replace("not re_match(", "not regex.match(")
+    limits = pod("limits", containers=[{"name": "a", "image": "i", "resources": {"limits": {"memory": "x"}}}])
+    assert_same(v0, v1, [limits], {"suffixes": ["", "Mi", "x"]})
+    data = {"s": "abc", "e": "", "x": "-", "p": {"": "-", "b": "Y", "bc": "Z", ".": "!"}, "q": {"": "+"}}
+    for expression in [
+        "replace(input.s, input.e, input.x)",
+        "replace(input.e, input.e, input.x)",
+        'strings.replace_n(input.p, "abc.bcd")',
+        "strings.replace_n(input.q, input.s)",
+        'strings.replace_n({"": "-"}, "ab")',
+    ]:
+        ours, expected = evaluate_both(expression, data)
+        assert ours == expected, expression
+
+
+@pytest.mark.parametrize("expression", ['regex.match(`^(?P<h>a)`, "a")', 'replace("ab", "", "-")'])
+def test_routed_calls_show_in_the_translation(expression: str) -> None:
+    text = translate(f"package m\nr := {expression}\n", "v1", "m.rego")
+    assert "(?P<" not in text and ("__gk_replace" in text or "^(a)" in text)
