@@ -164,3 +164,27 @@ violation[{"msg": msg}] {
 def test_routed_calls_show_in_the_translation(expression: str) -> None:
     text = translate(f"package m\nr := {expression}\n", "v1", "m.rego")
     assert "(?P<" not in text and ("__gk_replace" in text or "^(a)" in text)
+
+
+def test_objects_and_sets_are_iterated_in_sorted_order() -> None:
+    """Class 4: OPA iterates object keys and set elements sorted; rego-cpp in the order they were made. Input
+    objects are handed over with sorted keys, and `concat` of a set sorts it first."""
+    v0 = """package order
+violation[{"msg": msg}] {
+  labels := input.review.object.metadata.labels
+  keys := [k | labels[k]]
+  names := {c.name | c := input.review.object.spec.containers[_]}
+  msg := sprintf("labels %v, containers %v, first %v", [concat(",", keys), concat(",", names), keys[0]])
+}
+violation[{"msg": msg}] {
+  some k
+  v := input.parameters.limits[k]
+  msg := sprintf("limit %v", [concat("=", [k, format_int(v, 10)])])
+}
+"""
+    v1 = v0.replace("violation[{", "violation contains {").replace('"msg": msg}] {', '"msg": msg} if {')
+    obj = pod("order", labels={"zeta": "1", "alpha": "2", "mid": "3"})
+    obj["spec"]["containers"] = [{"name": n, "image": "i"} for n in ("web", "app", "sidecar")]
+    assert_same(v0, v1, [obj], {"limits": {"mem": 2, "cpu": 1}})
+    ours, expected = evaluate_both('[concat(":", [k, v]) | some k, v in input.o]', {"o": {"b": "1", "a": "2"}})
+    assert ours == expected == ["a:2", "b:1"]

@@ -263,7 +263,7 @@ class RegoDriver:
         Gatekeeper's input, `{review, parameters}`. The runner's lock must be held."""
         found: dict[str, Any] = {}
         for slot, params_json in enumerate(parameters):
-            value = self._runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
+            value = self._runner.set_input(f'{{"parameters":{params_json},"review":{review_json}}}')
             value = value or self._runner.query(policy, HOOK_VIOLATION)
             if isinstance(value, EvalError):
                 return value

@@ -66,11 +66,12 @@ class EvalError:
 
 
 def to_engine_json(value: Any) -> str:
-    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are.
+    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are; object keys sorted,
+    because rego-cpp iterates an object's keys in the order they came in and OPA in sorted order (`[k | o[k]]`).
 
     Raises ValueError for NaN and infinities, which JSON (and Gatekeeper's Go encoder) cannot carry.
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True)
 
 
 def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:

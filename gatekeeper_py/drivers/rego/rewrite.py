@@ -128,6 +128,8 @@ __gk_replace_n(p, s) := concat("", [p[""], concat(p[""], tokens), p[""]]) if {
   `\`: `\\`, `.`: `\.`, `+`: `\+`, `*`: `\*`, `?`: `\?`, `(`: `\(`, `)`: `\)`, `|`: `\|`,
   `[`: `\[`, `]`: `\]`, `{`: `\{`, `}`: `\}`, `^`: `\^`, `$`: `\$`,
 }, k)""",
+    "__gk_ordered": """__gk_ordered(x) := __gk_sort(x) if is_set(x)
+__gk_ordered(x) := x if not is_set(x)""",
     "__gk_any": "__gk_any(xs) := true if { some x in xs; x == true } else := false",
     "__gk_all": "__gk_all(xs) := false if { some x in xs; x != true } else := true",
     "__gk_re_match": "__gk_re_match(pattern, value) := regex.match(pattern, value)",
@@ -229,7 +231,9 @@ def _routed_call(node: Node) -> Node:
       position): a literal pattern loses the names here, any other goes through `__gk_re`, which removes them.
     - `replace(s, "", x)` and `strings.replace_n` with an empty pattern never return in rego-cpp; OPA follows Go
       (`x` before each character and at the end). A call whose pattern is not a non-empty literal goes to
-      `__gk_replace` / `__gk_replace_n`, which do that."""
+      `__gk_replace` / `__gk_replace_n`, which do that.
+    - `concat` of a set joins its elements in the order rego-cpp made them; OPA in sorted order. A `concat`
+      whose second argument may be a set goes through `__gk_ordered`, which sorts sets (and keeps arrays)."""
     if not isinstance(node, Call):
         return node
     where = REGEX_PATTERN_ARGUMENT.get(".".join(node.name))
@@ -248,12 +252,21 @@ def _routed_call(node: Node) -> Node:
         and not (isinstance(node.args[1], String) and node.args[1].value)
     ):
         return dataclasses.replace(node, name=("__gk_replace",))
+    if node.name == ("concat",) and len(node.args) == 2 and _may_be_set(node.args[1]):
+        return dataclasses.replace(node, args=(node.args[0], Call(name=("__gk_ordered",), args=(node.args[1],))))
     if node.name == ("strings", "replace_n") and len(node.args) == 2:
         patterns = node.args[0]
         literal = isinstance(patterns, Object) and all(isinstance(k, String) and k.value for k, _ in patterns.items)
         if not literal:
             return dataclasses.replace(node, name=("__gk_replace_n",))
     return node
+
+
+def _may_be_set(term: Any) -> bool:
+    """Whether a term may be a set at run time (not an array, nor a call of `__gk_ordered` already)."""
+    if isinstance(term, Array | ArrayComprehension | String | Object | ObjectComprehension):
+        return False
+    return not (isinstance(term, Call) and term.name == ("__gk_ordered",))
 
 
 def _rule_names(module: Module) -> frozenset[str]:
