@@ -188,3 +188,41 @@ violation[{"msg": msg}] {
     assert_same(v0, v1, [obj], {"limits": {"mem": 2, "cpu": 1}})
     ours, expected = evaluate_both('[concat(":", [k, v]) | some k, v in input.o]', {"o": {"b": "1", "a": "2"}})
     assert ours == expected == ["a:2", "b:1"]
+
+
+def test_sprintf_prints_as_go_fmt_does_for_opa() -> None:
+    """Class 5: verbs that do not fit, missing and extra arguments, arguments passed as a variable holding
+    builtin-made strings, `%d` of a whole quotient, numbers in details. rego-cpp dropped the violation, or
+    replaced every result of the template with "Not a term"."""
+    v0 = """package formats
+violation[{"msg": msg, "details": {"limit": limit, "ratio": 6144 / 1024}}] {
+  c := input.review.object.spec.containers[_]
+  limit := input.parameters.limits[c.name]
+  msg := sprintf("%v: limit %d of %v", [c.name, limit])
+}
+violation[{"msg": msg}] {
+  obj := input.review.object
+  msg := sprintf("%v has %d containers%v", [obj.metadata.name, count(obj.spec.containers), "!"])
+}
+violation[{"msg": msg}] {
+  names := [upper(c.name) | c := input.review.object.spec.containers[_]]
+  msg := sprintf("names %v and %v, %d Mi", [names[0], concat("+", names), 6144 / 1024])
+}
+violation[{"msg": msg}] {
+  args := [upper("id"), input.review.object.metadata.name]
+  msg := sprintf("%s=%s %v", args)
+}
+"""
+    v1 = v0.replace("violation[{", "violation contains {").replace("}] {", "} if {")
+    objects = [pod("web", containers=[{"name": n, "image": "i"} for n in ("app", "log")])]
+    assert_same(v0, v1, objects, {"limits": {"app": "1", "log": 2}})
+    for expression in [
+        'sprintf("%d|%s|%e|%t", ["1", 1.5, 1, true])',
+        'sprintf("%v %v %v", ["a"])',
+        'sprintf("no verbs", [1, "x"])',
+        'sprintf("%d: %v", input.b)',
+        'sprintf("%-6s|%6v|%.2s|%5.1f", [upper("ab"), "xy", "abcdef", 2.25])',
+        '{"half": input.n / 2, "whole": 6144 / 1024}',
+    ]:
+        ours, expected = evaluate_both(expression, {"b": [7, "x", "extra"], "n": 80})
+        assert ours == expected, expression

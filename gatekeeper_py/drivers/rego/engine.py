@@ -275,7 +275,10 @@ def decode(node: Any) -> Any:
     if kind == _INT:
         return int(rego_node_value(node))
     if kind == _FLOAT:
-        return float(rego_node_value(node))
+        # rego-cpp spells a whole number that arithmetic made (`6144 / 1024`) as `6`, a literal as written
+        # (`6.0`): OPA gives the first as an integer too (in details: `6`, not `6.0`)
+        text = rego_node_value(node)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
     if kind in _BOOLEANS:
         return rego_node_value(node).lower() == "true"  # rego-cpp spells some booleans `True`
     if kind == _NULL:

@@ -61,6 +61,7 @@ from .syntax import (
     Assignment,
     BinOp,
     Body,
+    Boolean,
     Call,
     ElseClause,
     Every,
@@ -68,11 +69,13 @@ from .syntax import (
     Membership,
     Module,
     Node,
+    Number,
     Object,
     ObjectComprehension,
     Ref,
     Rule,
     RuleKind,
+    Set,
     SetComprehension,
     SomeDecl,
     SomeIn,
@@ -434,21 +437,139 @@ _VERB = re.compile(r"%(%|[-+# 0]*(?:\d+|\*)?(?:\.(?:\d+|\*))?([a-zA-Z]))")
 STRING_FUNCTION = "__gk_str"
 
 
+# Go's fmt: the verbs that print each kind of value OPA hands it (an integral number as int64, any other number
+# as float64, anything else as a string); any other verb prints `%!<verb>(<type>=<value>)`.
+_INT_VERBS, _FLOAT_VERBS, _STRING_VERBS = "bcdoOqxXUv", "beEfFgGxXv", "sqxXv"
+FORMAT_HELPERS = {
+    "__gk_fmt_type": """__gk_fmt_type(x) := "int64" if {
+  is_number(x)
+  x == floor(x)
+}
+__gk_fmt_type(x) := "float64" if {
+  is_number(x)
+  x != floor(x)
+}
+__gk_fmt_type(x) := "string" if not is_number(x)""",
+    "__gk_fmt_typed": '__gk_fmt_typed(x) := concat("", [__gk_fmt_type(x), "=", __gk_str(x)])',
+    "__gk_fmt_bad": '__gk_fmt_bad(l, x) := concat("", ["%!", l, "(", __gk_fmt_typed(x), ")"])',
+    "__gk_fmt_fits": f"""__gk_fmt_fits(l, x) if {{
+  is_number(x)
+  x == floor(x)
+  contains("{_INT_VERBS}", l)
+}}
+__gk_fmt_fits(l, x) if {{
+  is_number(x)
+  x != floor(x)
+  contains("{_FLOAT_VERBS}", l)
+}}
+__gk_fmt_fits(l, x) if {{
+  not is_number(x)
+  contains("{_STRING_VERBS}", l)
+}}""",
+    "__gk_fmt_verb": """__gk_fmt_verb(spec, l, x) := sprintf(spec, [floor(x)]) if {
+  __gk_fmt_fits(l, x)
+  is_number(x)
+  x == floor(x)
+}
+__gk_fmt_verb(spec, l, x) := sprintf(spec, [x]) if {
+  __gk_fmt_fits(l, x)
+  is_number(x)
+  x != floor(x)
+}
+__gk_fmt_verb(spec, l, x) := sprintf(spec, [__gk_fmt(__gk_str(x))]) if {
+  __gk_fmt_fits(l, x)
+  not is_number(x)
+}
+__gk_fmt_verb(spec, l, x) := __gk_fmt_bad(l, x) if not __gk_fmt_fits(l, x)""",
+    "__gk_fmt_s": """__gk_fmt_s(x) := __gk_str(x) if not is_number(x)
+__gk_fmt_s(x) := __gk_fmt_bad("s", x) if is_number(x)""",
+    "__gk_fmt_piece": """__gk_fmt_piece(spec, l, x) := __gk_str(x) if spec == "%v"
+__gk_fmt_piece(spec, l, x) := __gk_fmt_s(x) if spec == "%s"
+__gk_fmt_piece(spec, l, x) := __gk_str(__gk_quote(x)) if spec == "%q"
+__gk_fmt_piece(spec, l, x) := __gk_fmt_verb(spec, l, x) if not spec in {"%v", "%s", "%q"}""",
+    "__gk_fmt_at": """__gk_fmt_at(a, i, spec, l) := __gk_fmt_piece(spec, l, a[i]) if count(a) > i
+__gk_fmt_at(a, i, spec, l) := concat("", ["%!", l, "(MISSING)"]) if count(a) <= i""",
+    "__gk_fmt_extra": """__gk_fmt_extra(a, n) := "" if count(a) <= n
+__gk_fmt_extra(a, n) := concat("", ["%!(EXTRA ", concat(", ", extra), ")"]) if {
+  count(a) > n
+  extra := [__gk_fmt_typed(x) | some x in array.slice(a, n, count(a))]
+}""",
+    "__gk_fmt_all": "__gk_fmt_all(a) := [__gk_fmt(x) | some x in a]",
+    "__gk_fmt_width": """__gk_fmt_width(spec, l, x, w, left, p) := __gk_pad(__gk_cut(__gk_str(x), p), w, left) if {
+  not is_number(x)
+}
+__gk_fmt_width(spec, l, x, w, left, p) := __gk_pad(__gk_str(x), w, left) if {
+  is_number(x)
+  l == "v"
+  p < 0
+}
+__gk_fmt_width(spec, l, x, w, left, p) := __gk_fmt_verb(spec, l, x) if {
+  is_number(x)
+  l == "v"
+  p >= 0
+}
+__gk_fmt_width(spec, l, x, w, left, p) := concat("", ["%!s(", __gk_fmt_type(x), "=", padded, ")"]) if {
+  padded := __gk_pad(__gk_str(x), w, left)
+  is_number(x)
+  l == "s"
+}""",
+    "__gk_cut": """__gk_cut(s, p) := s if p < 0
+__gk_cut(s, p) := substring(s, 0, p) if p >= 0""",
+    "__gk_pad": """__gk_pad(s, w, left) := s if count(s) >= w
+__gk_pad(s, w, left) := concat("", [s, spaces]) if {
+  left
+  count(s) < w
+  spaces := concat("", [" " | some _ in numbers.range(1, w - count(s))])
+}
+__gk_pad(s, w, left) := concat("", [spaces, s]) if {
+  not left
+  count(s) < w
+  spaces := concat("", [" " | some _ in numbers.range(1, w - count(s))])
+}""",
+}
+# A `%s` / `%v` with a width or a precision and no other flag than `-`: rego-cpp's sprintf ignores both for
+# strings, so strings are cut and padded by `__gk_fmt_width` (numbers go to sprintf, which handles them).
+_STRING_WIDTH = re.compile(r"%(-?)(\d*)(?:\.(\d+))?[sv]")
+HELPERS |= FORMAT_HELPERS
+
+
+def _format_piece(spec: str, letter: str, arg: Term) -> Node:
+    """What Go's fmt prints for one verb of a literal format and its argument."""
+    if spec == "%v":
+        return Call(name=(STRING_FUNCTION,), args=(arg,))
+    if spec == "%s":
+        return Call(name=("__gk_fmt_s",), args=(arg,))
+    if spec == "%q":
+        return Call(name=(STRING_FUNCTION,), args=(Call(name=(QUOTE_FUNCTION,), args=(arg,)),))
+    width = _STRING_WIDTH.fullmatch(spec)
+    if width:
+        left, size, precision = Boolean(value=bool(width[1])), _number(int(width[2] or 0)), _number(int(width[3] or -1))
+        return Call(
+            name=("__gk_fmt_width",), args=(String(value=spec), String(value=letter), arg, size, left, precision)
+        )
+    return Call(name=("__gk_fmt_verb",), args=(String(value=spec), String(value=letter), arg))
+
+
 def _sprintf_as_concat(node: Node) -> Node:
-    """`sprintf("a %v b %d", [x, n])` -> `concat("", ["a ", __gk_str(x), " b ", sprintf("%d", [n])])`.
+    """`sprintf("a %v b %d", [x, n])` -> `concat("", ["a ", __gk_str(x), " b ", __gk_fmt_verb("%d", "d", n)])`.
 
     rego-cpp keeps a literal's escapes (`\\"`) as written but an argument's text plain, so a format with an escape
     and an argument holding a quote or a backslash printed the escape literally. concat joins both forms right.
-    Only a literal format with a literal argument list is rewritten; `%v`/`%s`/`%q` become string conversions, any
-    other verb stays a one-verb sprintf of its own."""
+    Each verb prints as Go's fmt does for OPA, including its texts for a verb that does not fit the argument
+    (`%!d(string=x)`), a missing argument (`%!v(MISSING)`) and extra ones (`%!(EXTRA string=x)`), where
+    rego-cpp's sprintf failed or returned "Not a term". A literal format is rewritten; the arguments may be a
+    literal array or any term (then read by position at run time)."""
     if not (isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2):
         return node
     fmt, args = node.args
-    if not (isinstance(fmt, String) and isinstance(args, Array)) or "*" in fmt.value or "%[" in fmt.value:
+    if not isinstance(fmt, String) or "*" in fmt.value or "%[" in fmt.value:
         return node
+    if isinstance(args, (*SCALARS, Set, Object, SetComprehension, ObjectComprehension)):
+        return node  # not an array: OPA's sprintf is undefined, as rego-cpp's is
+    if "%" in _VERB.sub("", fmt.value):
+        return node  # a `%` without a verb (`%!(NOVERB)`, `%!!(...)`): left to sprintf
     verbs = [m for m in _VERB.finditer(fmt.value) if m.group(1) != "%"]
-    if len(verbs) != len(args.items):
-        return node  # Go's %!v(MISSING) / %!(EXTRA ...) texts: leave them to sprintf
+    literal_args = args.items if isinstance(args, Array) else None
     parts: list[Node] = []
     pos, index = 0, 0
     for found in _VERB.finditer(fmt.value):
@@ -459,30 +580,49 @@ def _sprintf_as_concat(node: Node) -> Node:
             continue
         if literal:
             parts.append(String(value=literal))
-        arg = args.items[index]
-        index += 1
-        spec = found.group(0)
-        if spec in ("%v", "%s"):
-            parts.append(Call(name=(STRING_FUNCTION,), args=(arg,)))
-        elif spec == "%q":
-            parts.append(Call(name=(STRING_FUNCTION,), args=(Call(name=(QUOTE_FUNCTION,), args=(arg,)),)))
+        spec, letter = found.group(0), found.group(2)
+        if literal_args is None:
+            parts.append(
+                Call(name=("__gk_fmt_at",), args=(args, _number(index), String(value=spec), String(value=letter)))
+            )
+        elif index < len(literal_args):
+            parts.append(_format_piece(spec, letter, literal_args[index]))
         else:
-            parts.append(Call(name=("sprintf",), args=(String(value=spec), Array(items=(arg,)))))
+            parts.append(String(value=f"%!{letter}(MISSING)"))
+        index += 1
     if fmt.value[pos:]:
         parts.append(String(value=fmt.value[pos:]))
+    if literal_args is None:
+        parts.append(Call(name=("__gk_fmt_extra",), args=(args, _number(len(verbs)))))
+    elif len(literal_args) > len(verbs):
+        extra = [Call(name=("__gk_fmt_typed",), args=(arg,)) for arg in literal_args[len(verbs) :]]
+        joined = [piece for i, call in enumerate(extra) for piece in ([String(value=", ")] if i else []) + [call]]
+        parts += [String(value="%!(EXTRA "), *joined, String(value=")")]
     return Call(name=("concat",), args=(String(value=""), Array(items=tuple(parts))))
+
+
+def _number(value: int) -> Number:
+    return Number(text=str(value))
 
 
 def _with_formatting(rule: Rule) -> Rule:
     """The rule's sprintf calls as concat where they can be, the rest with their arguments through `__gk_fmt`
     (except in `__gk_str` itself, whose one sprintf is what it is made of)."""
-    if rule.name == STRING_FUNCTION:
+    if rule.name in HELPERS:
         return rule
     return map_bottom_up(map_bottom_up(rule, _sprintf_as_concat), _format_args)
 
 
 def _format_args(node: Node) -> Node:
-    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`."""
+    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`; `sprintf(f, a)` ->
+    `sprintf(f, __gk_fmt_all(a))`."""
+    if (
+        isinstance(node, Call)
+        and node.name == ("sprintf",)
+        and len(node.args) == 2
+        and isinstance(node.args[1], Var | Ref)
+    ):
+        return dataclasses.replace(node, args=(node.args[0], Call(name=("__gk_fmt_all",), args=(node.args[1],))))
     if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
         items = tuple(
             item
