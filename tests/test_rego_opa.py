@@ -71,6 +71,16 @@ r := "c1"
 """
     objects = [_containers("mixed", "ok.io/a", "evil.io/b"), _containers("clean", "ok.io/a"), _containers("none")]
     assert_same(v0, v1, objects, {"repos": ["ok.io/", "fine.io/"]})
+    # a sibling: `y = "lit"` with `y` bound compares; rego-cpp ignored it inside a comprehension
+    data = {"cs": [{"n": "web", "i": "a.io/x:1"}, {"n": "app", "i": "b.io/y:2"}]}
+    for expression in [
+        '[y | some c in input.cs; y := c.n; y = "web"]',
+        '[y | some y in ["web", "app"]; "app" = y]',
+        '[p | some c in input.cs; [p, _] = split(c.i, "/")]',
+        "{k: v | some c in input.cs; k = c.n; v = c.i}",
+    ]:
+        ours, expected = evaluate_both(expression, data)
+        assert ours == expected, expression
 
 
 def test_negated_call_of_an_undefined_rule_is_undefined() -> None:

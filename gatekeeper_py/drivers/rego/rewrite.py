@@ -283,7 +283,7 @@ def _unifications_as_assignments(module: Module) -> Module:
     rego-cpp fails to compile the unification when `expr` reads a variable of the enclosing body ("Unable to
     unify due to cycle", `[g | g = c.image]`); for a new variable both forms bind it to the value. A variable is
     new when nothing before it in the comprehension names it, the rest of the rule does not use it and it is
-    not a rule or an import of the module (then `=` compares)."""
+    not a rule or an import of the module (then `=` compares, and against a constant is written `==`)."""
     globals_ = _rule_names(module) | {"input", "data", "_"}
 
     def rule(r: Rule) -> Rule:
@@ -313,14 +313,20 @@ def _unifications_as_assignments(module: Module) -> Module:
 
 
 def _as_assignment(expr: Expr, fresh: set[str]) -> Expr:
-    """`x = e` (or `e = x`) -> `x := e` when `x` is among `fresh` and `e` is not a bare variable nor uses `x`."""
+    """`x = e` (or `e = x`) -> `x := e` when `x` is among `fresh` and `e` is not a bare variable nor uses `x`;
+    `x = "lit"` -> `x == "lit"` when `x` is not fresh (so bound: the unification compares). rego-cpp ignores
+    that comparison inside a comprehension (`[y | y := c.n; y = "web"]` kept every `y`)."""
     value = expr.value
     if expr.negated or expr.withs or not isinstance(value, Assignment) or value.op != "=":
         return expr
     for left, right in ((value.left, value.right), (value.right, value.left)):
-        if not (isinstance(left, Var) and left.name in fresh) or isinstance(right, Var):
+        if not isinstance(left, Var) or left.name == "_":
             continue
-        if any(isinstance(v, Var) and v.name == left.name for v in walk(right)):
+        if left.name not in fresh:
+            if isinstance(right, SCALARS):
+                return dataclasses.replace(expr, value=BinOp(op="==", left=value.left, right=value.right))
+            continue
+        if isinstance(right, Var) or any(isinstance(v, Var) and v.name == left.name for v in walk(right)):
             continue
         return dataclasses.replace(expr, value=Assignment(op=":=", left=left, right=right))
     return expr
