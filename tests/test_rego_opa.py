@@ -178,7 +178,8 @@ def test_routed_calls_show_in_the_translation(expression: str) -> None:
 
 def test_objects_and_sets_are_iterated_in_sorted_order() -> None:
     """Class 4: OPA iterates object keys and set elements sorted; rego-cpp in the order they were made. Input
-    objects are handed over with sorted keys, and `concat` of a set sorts it first."""
+    objects are handed over with sorted keys, `concat` of a set sorts it first, and array comprehensions iterate
+    sets and objects made in Rego in sorted order."""
     v0 = """package order
 violation[{"msg": msg}] {
   labels := input.review.object.metadata.labels
@@ -198,6 +199,19 @@ violation[{"msg": msg}] {
     assert_same(v0, v1, [obj], {"limits": {"mem": 2, "cpu": 1}})
     ours, expected = evaluate_both('[concat(":", [k, v]) | some k, v in input.o]', {"o": {"b": "1", "a": "2"}})
     assert ours == expected == ["a:2", "b:1"]
+    # sets and objects made in Rego, iterated by an array comprehension
+    data = {"cs": [{"n": "web", "i": "a.io/x:1"}, {"n": "app", "i": "b.io/y:2"}]}
+    for expression in [
+        '[k | o := {"b": 1, "a": 2}; o[k]]',
+        "[x | some x in {c.n | some c in input.cs}]",
+        "[v | o := {c.n: c.i | some c in input.cs}; some v in o]",
+        "[[k, v] | o := {c.n: c.i | some c in input.cs}; some k, v in o]",
+        "[x | s := {c.n | some c in input.cs}; s[x]]",
+        "[n | n := {c.n: c | some c in input.cs}[_].i]",
+        "[x | x := input.cs[_].n]",  # an array from input keeps its order
+    ]:
+        ours, expected = evaluate_both(expression, data)
+        assert ours == expected, expression
 
 
 def test_sprintf_prints_as_go_fmt_does_for_opa() -> None:
@@ -236,3 +250,26 @@ violation[{"msg": msg}] {
     ]:
         ours, expected = evaluate_both(expression, {"b": [7, "x", "extra"], "n": 80})
         assert ours == expected, expression
+
+
+def test_translating_the_translation_changes_nothing() -> None:
+    """Every helper these rewrites add is written in the form the rewrites produce, so translating twice is a
+    no-op (what `rego translate` prints can be fed back)."""
+    module = """package m
+r := [
+  sprintf("%d %s %-4s %v %q", [input.n, input.s, input.s, input.s]),
+  sprintf("%v %v", input.args),
+  sprintf(input.f, input.args),
+  replace(input.s, input.e, "-"),
+  strings.replace_n(input.p, input.s),
+  regex.match(input.re, input.s),
+  concat(",", input.set),
+  [k | o := {"b": 1, "a": 2}; o[k]],
+  [x | some x in {c | some c in input.cs}],
+  [y | some c in input.cs; y = c; y = "web"],
+]
+"""
+    once = translate(module, "v1", "m.rego")
+    for helper in ("__gk_fmt_verb", "__gk_fmt_at", "__gk_fmt_all", "__gk_replace", "__gk_re(", "__gk_in_order"):
+        assert helper in once
+    assert translate(once, "v1", "m.rego") == once

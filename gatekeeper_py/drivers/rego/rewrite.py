@@ -51,7 +51,7 @@ import dataclasses
 import functools
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .syntax import (
@@ -117,15 +117,18 @@ __gk_replace(s, old, new) := concat("", [new, concat(new, __gk_runes(s)), new]) 
   s != ""
   is_string(new)
 }""",
-    "__gk_runes": "__gk_runes(s) := [substring(s, i, 1) | some i in numbers.range(0, count(s) - 1)]",
-    "__gk_replace_n": r"""__gk_replace_n(p, s) := strings.replace_n(p, s) if not "" in object.keys(p)
+    "__gk_runes": "__gk_runes(s) := [c | some i in numbers.range(0, count(s) - 1); c := substring(s, i, 1)]",
+    "__gk_replace_n": r"""__gk_replace_n(p, s) := strings.replace_n(object.remove(p, {""}), s) if {
+  keys := object.keys(p)
+  not "" in keys
+}
 __gk_replace_n(p, s) := __gk_replace(s, "", p[""]) if object.keys(p) == {""}
 __gk_replace_n(p, s) := concat("", [p[""], concat(p[""], tokens), p[""]]) if {
   is_string(p[""])
-  keys := [__gk_regex_escape(k) | some k in sort(object.keys(p)); k != ""]
+  keys := [e | some k in sort(object.keys(p)); k != ""; e := __gk_regex_escape(k)]
   count(keys) > 0
   found := regex.find_n(concat("|", array.concat(keys, [`[\s\S]`])), s, -1)
-  tokens := [object.get(p, t, t) | some t in found]
+  tokens := [v | some t in found; v := object.get(p, t, t)]
 }""",
     "__gk_regex_escape": r"""__gk_regex_escape(k) := strings.replace_n({
   `\`: `\\`, `.`: `\.`, `+`: `\+`, `*`: `\*`, `?`: `\?`, `(`: `\(`, `)`: `\)`, `|`: `\|`,
@@ -203,6 +206,7 @@ def rewrite_module(module: Module, version: str) -> Module:
     routed = tuple(r if r.name in HELPERS else map_bottom_up(r, _routed_call) for r in module.rules)
     module = dataclasses.replace(module, rules=routed)
     module = _Rewriter(_rule_names(module)).module(module)
+    module = _iterations_in_order(module)
     module = dataclasses.replace(module, rules=tuple(_with_formatting(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
@@ -211,6 +215,140 @@ def rewrite_module(module: Module, version: str) -> Module:
         return module
     module = _rename_keyword_names(module)
     return map_bottom_up(module, _deprecated_to_helper)
+
+
+ORDER_PREFIX = "__gk_key_"
+IN_ORDER, KEYS_IN_ORDER = "__gk_in_order", "__gk_keys_in_order"
+HELPERS |= {
+    IN_ORDER: f"""{IN_ORDER}(x) := __gk_sort(x) if is_set(x)
+{IN_ORDER}(x) := [v | some k in __gk_sort(object.keys(x)); v := x[k]] if is_object(x)
+{IN_ORDER}(x) := x if is_array(x)""",
+    KEYS_IN_ORDER: f"""{KEYS_IN_ORDER}(x) := __gk_sort(x) if is_set(x)
+{KEYS_IN_ORDER}(x) := __gk_sort(object.keys(x)) if is_object(x)
+{KEYS_IN_ORDER}(x) := numbers.range(0, count(x) - 1) if is_array(x)""",
+}
+
+
+def _iterations_in_order(module: Module) -> Module:
+    """In array comprehensions, sets and objects built in Rego iterated in OPA's sorted order.
+
+    An array comprehension lists its values in the order its body iterates; OPA iterates sets and object keys
+    sorted, rego-cpp in the order they were made. Input and data come in with sorted keys (engine.py), so only
+    collections that may be built in Rego are changed: `some x in c` iterates `__gk_in_order(c)` (a sorted set, an
+    object's values by sorted keys, an array as it is), and `c[k]` with `k` new in the comprehension first binds
+    `some k in __gk_keys_in_order(c)`. Collections read from `input` or `data.inventory` (directly or through
+    variables bound to them) are left as they are."""
+    taken = {node.name for node in walk(module) if isinstance(node, Var)}
+    names = (name for i in itertools.count() if (name := f"{ORDER_PREFIX}{i}") not in taken)
+
+    def rule(r: Rule) -> Rule:
+        if r.name in HELPERS:
+            return r
+        from_input = _bound_to_input(r)
+        counts: dict[str, int] = {}
+        for node in walk(r):
+            if isinstance(node, Var):
+                counts[node.name] = counts.get(node.name, 0) + 1
+
+        def built(term: Any) -> bool:
+            """Whether a collection may be a set or an object made in Rego."""
+            if isinstance(term, Array | ArrayComprehension | String | TemplateString | Number):
+                return False
+            if isinstance(term, Call) and term.name in ((IN_ORDER,), (KEYS_IN_ORDER,)):
+                return False
+            root = term.head if isinstance(term, Ref) else term
+            return not (isinstance(root, Var) and root.name in from_input)
+
+        def scope(node: Node) -> Node:
+            if not isinstance(node, ArrayComprehension):
+                return node
+            inside: dict[str, int] = {}
+            for found in walk(node):
+                if isinstance(found, Var):
+                    inside[found.name] = inside.get(found.name, 0) + 1
+            local = {name for name, n in inside.items() if n == counts.get(name, 0)} - {"_"}
+            seen: set[str] = set()
+            body: list[Expr] = []
+            for expr in node.body:
+                if expr.negated or expr.withs:
+                    body.append(expr)
+                elif isinstance(expr.value, SomeIn) and expr.value.key is None and built(expr.value.collection):
+                    ordered = Call(name=(IN_ORDER,), args=(expr.value.collection,))
+                    body.append(dataclasses.replace(expr, value=dataclasses.replace(expr.value, collection=ordered)))
+                elif isinstance(expr.value, SomeDecl):
+                    body.append(expr)
+                    continue  # declared, not bound
+                else:
+                    value, added = _keys_first(expr.value, built, local - seen, names)
+                    body += [*added, dataclasses.replace(expr, value=value)]
+                    seen |= {e.value.value.name for e in added}  # type: ignore[union-attr]
+                seen |= {v.name for v in walk(expr) if isinstance(v, Var)}
+            return dataclasses.replace(node, body=tuple(body))
+
+        return map_bottom_up(r, scope)
+
+    return dataclasses.replace(module, rules=tuple(rule(r) for r in module.rules))
+
+
+def _keys_first(
+    value: Any, built: Callable[[Any], bool], fresh: set[str], names: Iterator[str]
+) -> tuple[Any, list[Expr]]:
+    """`value` with each `c[k]` that iterates a collection `built` in Rego (`k` among `fresh`, or `_`) reading a key
+    bound first, in sorted order, by one of the expressions returned (`some k in __gk_keys_in_order(c)`)."""
+    added: list[Expr] = []
+    fresh = set(fresh)
+
+    def key_first(term: Node) -> Node:
+        if not isinstance(term, Ref) or not built(term.head):
+            return term
+        for i, part in enumerate(term.parts):
+            if not isinstance(part, Var):
+                continue
+            if part.name != "_" and part.name not in fresh:
+                return term  # a bound key: a lookup, not an iteration
+            key = Var(name=next(names)) if part.name == "_" else part
+            prefix = Ref(head=term.head, parts=term.parts[:i]) if i else term.head
+            ordered = Call(name=(KEYS_IN_ORDER,), args=(prefix,))
+            added.append(Expr(value=SomeIn(key=None, value=key, collection=ordered)))
+            fresh.discard(key.name)
+            return dataclasses.replace(term, parts=(*term.parts[:i], key, *term.parts[i + 1 :]))
+        return term
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, tuple):
+            return tuple(visit(item) for item in node)
+        if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES)):
+            return node  # a nested comprehension orders its own iterations
+        changes = {name: visit(v) for name, v in children(node) if isinstance(v, Node | tuple)}
+        return key_first(dataclasses.replace(node, **changes) if changes else node)
+
+    return visit(value), added
+
+
+def _bound_to_input(rule: Rule) -> set[str]:
+    """Variables of a rule bound to (parts of) `input` or `data.inventory`: `x := input.a`, `some c in input.b`,
+    `y := x.c` and so on."""
+    names = {"input"}
+
+    def reads_input(term: Any) -> bool:
+        if isinstance(term, Var):
+            return term.name in names
+        if isinstance(term, Ref) and isinstance(term.head, Var):
+            if term.head.name == "data":
+                return term.parts[:1] == (String(value="inventory"),)
+            return term.head.name in names
+        return False
+
+    for _ in range(4):  # bindings through a few variables
+        before = len(names)
+        for node in walk(rule):
+            if isinstance(node, Assignment) and isinstance(node.left, Var) and reads_input(node.right):
+                names.add(node.left.name)
+            elif isinstance(node, SomeIn) and reads_input(node.collection):
+                names |= {t.name for t in (node.key, node.value) if isinstance(t, Var)}
+        if len(names) == before:
+            break
+    return names
 
 
 # The position of the pattern among the arguments of each regex builtin.
@@ -234,7 +372,8 @@ def _routed_call(node: Node) -> Node:
       position): a literal pattern loses the names here, any other goes through `__gk_re`, which removes them.
     - `replace(s, "", x)` and `strings.replace_n` with an empty pattern never return in rego-cpp; OPA follows Go
       (`x` before each character and at the end). A call whose pattern is not a non-empty literal goes to
-      `__gk_replace` / `__gk_replace_n`, which do that.
+      `__gk_replace` / `__gk_replace_n`, which do that. (`__gk_replace_n` hands strings.replace_n its patterns
+      without "" even where its body has checked there is none: rego-cpp was seen to make that call anyway.)
     - `concat` of a set joins its elements in the order rego-cpp made them; OPA in sorted order. A `concat`
       whose second argument may be a set goes through `__gk_ordered`, which sorts sets (and keeps arrays)."""
     if not isinstance(node, Call):
@@ -244,8 +383,10 @@ def _routed_call(node: Node) -> Node:
         pattern = node.args[where]
         if isinstance(pattern, String):
             routed: Term = dataclasses.replace(pattern, value=_NAMED_GROUP.sub(r"\1(", pattern.value))
-        elif isinstance(pattern, Var) and pattern.name.startswith(FRESH_PREFIX):
-            return node  # bound by an earlier translation, which routed it already (translating twice changes nothing)
+        elif (isinstance(pattern, Var) and pattern.name.startswith(FRESH_PREFIX)) or (
+            isinstance(pattern, Call) and pattern.name == ("__gk_re",)
+        ):
+            return node  # routed by an earlier translation already (translating twice changes nothing)
         else:
             routed = Call(name=("__gk_re",), args=(pattern,))
         return dataclasses.replace(node, args=(*node.args[:where], routed, *node.args[where + 1 :]))
@@ -498,9 +639,9 @@ __gk_fmt_at(a, i, spec, l) := concat("", ["%!", l, "(MISSING)"]) if count(a) <= 
     "__gk_fmt_extra": """__gk_fmt_extra(a, n) := "" if count(a) <= n
 __gk_fmt_extra(a, n) := concat("", ["%!(EXTRA ", concat(", ", extra), ")"]) if {
   count(a) > n
-  extra := [__gk_fmt_typed(x) | some x in array.slice(a, n, count(a))]
+  extra := [t | some x in array.slice(a, n, count(a)); t := __gk_fmt_typed(x)]
 }""",
-    "__gk_fmt_all": "__gk_fmt_all(a) := [__gk_fmt(x) | some x in a]",
+    "__gk_fmt_all": "__gk_fmt_all(a) := [y | some x in a; y := __gk_fmt(x)]",
     "__gk_fmt_width": """__gk_fmt_width(spec, l, x, w, left, p) := __gk_pad(__gk_cut(__gk_str(x), p), w, left) if {
   not is_number(x)
 }
