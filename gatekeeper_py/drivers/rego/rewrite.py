@@ -406,11 +406,18 @@ def _routed_call(node: Node) -> Node:
     return node
 
 
+# Calls that return an array (or nothing): `concat` of one needs no sorting.
+_ARRAY_BUILTINS = frozenset(
+    {"__gk_ordered", "__gk_sort", "sort", "split", "array.concat", "array.slice", "array.reverse", "regex.split"}
+    | {"regex.find_n", "numbers.range", "__gk_in_order", "__gk_runes"}
+)
+
+
 def _may_be_set(term: Any) -> bool:
     """Whether a term may be a set at run time (not an array, nor a call of `__gk_ordered` already)."""
     if isinstance(term, Array | ArrayComprehension | String | Object | ObjectComprehension):
         return False
-    return not (isinstance(term, Call) and term.name == ("__gk_ordered",))
+    return not (isinstance(term, Call) and ".".join(term.name) in _ARRAY_BUILTINS)
 
 
 def _rule_names(module: Module) -> frozenset[str]:
