@@ -103,8 +103,8 @@ __gk_sort(x) := sort(x) if not is_set(x)""",
 __gk_str(x) := sprintf("%v", [x]) if not is_string(x)""",
     QUOTE_FUNCTION: f"""{QUOTE_FUNCTION}(x) := json.marshal(x) if is_string(x)
 {QUOTE_FUNCTION}(x) := x if not is_string(x)""",
-    "__gk_re": r"""__gk_re(p) := regex.replace(p, `\(\?P?<[A-Za-z0-9_]+>`, "(") if contains(p, "(?")
-__gk_re(p) := p if not contains(p, "(?")""",
+    # one `contains` in the usual case (no group syntax at all): this runs on every regex with a computed pattern
+    "__gk_re": r"""__gk_re(p) := regex.replace(p, `\(\?P?<[A-Za-z0-9_]+>`, "(") if contains(p, "(?") else := p""",
     "__gk_replace": """__gk_replace(s, old, new) := replace(s, old, new) if old != ""
 __gk_replace(s, old, new) := new if {
   old == ""
@@ -934,6 +934,9 @@ def _is_iterating_ref(term: Any) -> bool:
     return isinstance(term, Ref) and any(not isinstance(part, SCALARS) for part in term.parts)
 
 
+_FORMATTING_CALLS = frozenset({(FORMAT_FUNCTION,), ("__gk_fmt_all",)})
+
+
 class _Rewriter:
     def __init__(self, rule_names: frozenset[str] = frozenset()) -> None:
         self._counter = itertools.count()
@@ -997,6 +1000,8 @@ class _Rewriter:
         hoisted: list[Expr] = []
 
         def bind(operand: Any) -> Any:
+            if isinstance(operand, Call) and operand.name in _FORMATTING_CALLS:
+                return operand  # put there by an earlier translation around an operand left as it was
             if isinstance(operand, Ref | Call | BinOp | Membership):
                 return self._fresh_binding(operand, hoisted)
             if isinstance(operand, Var) and operand.name in self._rule_names:  # `not f(r)`, r a rule: may be undefined
