@@ -159,7 +159,7 @@ class RegoDriver:
             if isinstance(exc, TemplateError):
                 reason = exc.reason
             elif isinstance(exc, EngineError):
-                reason = f"invalid ConstraintTemplate: {exc}"
+                reason = f"invalid ConstraintTemplate: {_in_source(exc, template.kind, rego)}"
             else:
                 reason = "invalid ConstraintTemplate: nested too deeply to compile"
             raise TemplateError(reason, source=template.source, obj=f"ConstraintTemplate/{template.name}") from None
@@ -307,12 +307,27 @@ class RegoDriver:
         Gatekeeper's input, `{review, parameters}`. The runner's lock must be held."""
         found: dict[str, Any] = {}
         for slot, params_json in enumerate(parameters):
-            value = runner.set_input(f'{{"review":{review_json},"parameters":{params_json}}}')
+            value = runner.set_input(f'{{"parameters":{params_json},"review":{review_json}}}')
             value = value or runner.query(policy, HOOK_VIOLATION)
             if isinstance(value, EvalError):
                 return value
             found[str(slot)] = value
         return found
+
+
+def _in_source(exc: EngineError, kind: str, rego: RegoSource) -> str:
+    """rego-cpp's error located in the template's own source when the text it points at (its first line) is
+    there, else in the translated module (what `gatekeeper-py rego translate` prints)."""
+    sources = {f"{kind}.rego": rego.rego} | {f"{kind}.lib{i}.rego": lib for i, lib in enumerate(rego.libs)}
+    source = sources.get(exc.module or "", "")
+    first_line = exc.snippet.strip().splitlines()[0] if exc.snippet and exc.snippet.strip() else ""
+    offset = source.find(first_line) if first_line else -1
+    if offset < 0:
+        translated = " (line and column of the module as `gatekeeper-py rego translate` prints it)"
+        return f"{exc}{translated}" if exc.line else str(exc)
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return str(EngineError(exc.message, exc.module, line, column))
 
 
 def _violations(kind: str, constraint: Constraint, value: Any) -> list[Violation]:

@@ -33,6 +33,7 @@ from regopy.rego_shared import (
     rego_node_type,
     rego_node_value,
     rego_output_node,
+    rego_query,
 )
 
 _ERROR_KINDS = (NodeKind.Error, NodeKind.ErrorSeq)
@@ -52,8 +53,16 @@ class _NestedError(Exception):
 class EngineError(Exception):
     """rego-cpp rejected a module (`line`/`column` are 1-based when known) or failed an evaluation."""
 
-    def __init__(self, message: str, module: str | None = None, line: int | None = None, column: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        module: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        snippet: str | None = None,
+    ):
         self.message, self.module, self.line, self.column = message, module, line, column
+        self.snippet = snippet  # the source text rego-cpp pointed at, when it gave text rather than a position
         where = f"{module}:{line}:{column}: " if module and line else ""
         super().__init__(where + message)
 
@@ -66,11 +75,12 @@ class EvalError:
 
 
 def to_engine_json(value: Any) -> str:
-    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are.
+    """JSON text for rego-cpp: non-ASCII stays as is, so it is stored the way literals are; object keys sorted,
+    because rego-cpp iterates an object's keys in the order they came in and OPA in sorted order (`[k | o[k]]`).
 
     Raises ValueError for NaN and infinities, which JSON (and Gatekeeper's Go encoder) cannot carry.
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True)
 
 
 def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:
@@ -84,6 +94,65 @@ def compile_error(exc: RegoError, sources: dict[str, str]) -> EngineError:
     line = source.count("\n", 0, offset) + 1
     column = offset - (source.rfind("\n", 0, offset) + 1) + 1
     return EngineError(found["msg"].strip(), module, line, column)
+
+
+_ERROR_MESSAGE_NODE, _ERROR_AST_NODE = NodeKind.ErrorMessage.value, NodeKind.ErrorAst.value
+
+
+def build_error(modules: dict[str, str], entrypoints: Sequence[str], data: dict[str, Any] | None) -> EngineError:
+    """Why rego-cpp could not build a bundle, located by module, line and column.
+
+    A failed `build` reports nothing; querying each entrypoint on a fresh interpreter with the same modules
+    returns rego-cpp's error: its message and the text it points at, which is found in the modules."""
+    interpreter = _quiet_interpreter()
+    try:
+        for name, source in modules.items():
+            interpreter.add_module(name, source)
+        if data is not None:
+            interpreter.add_data_json(to_engine_json(data))
+    except RegoError as exc:
+        return compile_error(exc, modules)
+    for entrypoint in entrypoints:
+        out = rego_query(interpreter._impl, "x := data." + entrypoint.replace("/", "."))
+        try:
+            root = rego_output_node(out)
+            if rego_node_type(root) not in _ERROR_KINDS:
+                continue
+            messages, texts = _error_parts(root)
+        finally:
+            rego_free_output(out)
+        if messages:
+            return _located(messages[0], texts[0] if texts else "", modules)
+    return EngineError(f"rego-cpp could not build entrypoint {', '.join(entrypoints)} (it gave no reason)")
+
+
+def _error_parts(node: Any) -> tuple[list[str], list[str]]:
+    """The messages of an error node and the source texts it points at, in order."""
+    kind = _node_kind(node)
+    if kind == _ERROR_MESSAGE_NODE:
+        return [rego_node_value(node)], []
+    if kind == _ERROR_AST_NODE:
+        return [], [rego_node_value(node)]
+    messages: list[str] = []
+    texts: list[str] = []
+    if kind in _ERRORS:
+        for i in range(rego_node_size(node)):
+            more, where = _error_parts(rego_node_get(node, i))
+            messages += more
+            texts += where
+    return messages, texts
+
+
+def _located(message: str, text: str, modules: dict[str, str]) -> EngineError:
+    """An error at the first place in the modules that holds `text` (rego-cpp gives text, not a position)."""
+    snippet = text.strip()
+    for name, source in modules.items():
+        offset = source.find(snippet) if snippet else -1
+        if offset >= 0:
+            line = source.count("\n", 0, offset) + 1
+            column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+            return EngineError(f"{message.strip()} (at `{snippet.splitlines()[0]}`)", name, line, column, snippet)
+    return EngineError(message.strip() + (f" (at `{snippet.splitlines()[0]}`)" if snippet else ""), snippet=snippet)
 
 
 def _quiet_interpreter() -> Interpreter:
@@ -116,7 +185,7 @@ class CompiledPolicy:
         except RegoError as exc:
             raise compile_error(exc, modules) from None
         if not bundle.ok():
-            raise EngineError(f"rego-cpp could not build entrypoint {', '.join(entrypoints)}")
+            raise build_error(modules, entrypoints, data)
         self._set(bundle, entrypoints[0])
 
     def _set(self, bundle: Bundle, entrypoint: str) -> None:
@@ -278,7 +347,10 @@ def decode(node: Any) -> Any:
     if kind == _INT:
         return int(rego_node_value(node))
     if kind == _FLOAT:
-        return float(rego_node_value(node))
+        # rego-cpp spells a whole number that arithmetic made (`6144 / 1024`) as `6`, a literal as written
+        # (`6.0`): OPA gives the first as an integer too (in details: `6`, not `6.0`)
+        text = rego_node_value(node)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
     if kind in _BOOLEANS:
         return rego_node_value(node).lower() == "true"  # rego-cpp spells some booleans `True`
     if kind == _NULL:

@@ -33,10 +33,13 @@
   `f(k) := {v | v := obj[k]}` iterates over every `k`. Binding the parameter to a new variable at the start of
   the comprehension's body (`{v | __gk_arg0_k := k; v := obj[__gk_arg0_k]}`) makes it read the argument.
 - In a negated call or comparison (`not f(x.y)`, `not x.y > 5`, `not "a" in x.y`; not `==`), OPA's compiler
-  binds nested calls and every reference operand before the negation, so an undefined `x.y` makes the whole
-  body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes the `not` true instead, or cannot
-  compile it. The same bindings are made here: `__gk_0 := x.y; not f(__gk_0)`. (Gatekeeper's own library
-  relies on this: its psp users suite.)
+  binds nested calls, every reference operand and every rule named bare (`not f(r)`) before the negation, so an
+  undefined `x.y` makes the whole body fail, and `not f(xs[_])` means "some element fails f". rego-cpp makes
+  the `not` true instead, or cannot compile it. The same bindings are made here: `__gk_0 := x.y;
+  not f(__gk_0)`. (Gatekeeper's own library relies on this: its psp users suite.)
+- `x = expr` inside a comprehension, `x` new there, fails to compile in rego-cpp ("Unable to unify due to
+  cycle") when `expr` reads a variable of the enclosing body; it is written `x := expr`, which binds the same.
+- Named groups in regexes and empty patterns in `replace` / `strings.replace_n`: see `_routed_call`.
 - Speed, not meaning: rego-cpp iterates a path (`input.review.object.spec.containers[_]`, `some c in o.spec.x`)
   several times slower than a variable holding the same collection, so outside negations each iterated path is
   bound to a fresh variable first (`__gk_coll_0 := input.review.object.spec.containers`).
@@ -48,7 +51,7 @@ import dataclasses
 import functools
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .syntax import (
@@ -58,6 +61,7 @@ from .syntax import (
     Assignment,
     BinOp,
     Body,
+    Boolean,
     Call,
     ElseClause,
     Every,
@@ -65,10 +69,13 @@ from .syntax import (
     Membership,
     Module,
     Node,
+    Number,
+    Object,
     ObjectComprehension,
     Ref,
     Rule,
     RuleKind,
+    Set,
     SetComprehension,
     SomeDecl,
     SomeIn,
@@ -96,6 +103,39 @@ __gk_sort(x) := sort(x) if not is_set(x)""",
 __gk_str(x) := sprintf("%v", [x]) if not is_string(x)""",
     QUOTE_FUNCTION: f"""{QUOTE_FUNCTION}(x) := json.marshal(x) if is_string(x)
 {QUOTE_FUNCTION}(x) := x if not is_string(x)""",
+    # one `contains` in the usual case (no group syntax at all): this runs on every regex with a computed pattern
+    "__gk_re": r"""__gk_re(p) := regex.replace(p, `\(\?P?<[A-Za-z0-9_]+>`, "(") if contains(p, "(?") else := p""",
+    "__gk_replace": """__gk_replace(s, old, new) := replace(s, old, new) if old != ""
+__gk_replace(s, old, new) := new if {
+  old == ""
+  s == ""
+  is_string(new)
+}
+__gk_replace(s, old, new) := concat("", [new, concat(new, __gk_runes(s)), new]) if {
+  old == ""
+  is_string(s)
+  s != ""
+  is_string(new)
+}""",
+    "__gk_runes": "__gk_runes(s) := [c | some i in numbers.range(0, count(s) - 1); c := substring(s, i, 1)]",
+    "__gk_replace_n": r"""__gk_replace_n(p, s) := strings.replace_n(object.remove(p, {""}), s) if {
+  keys := object.keys(p)
+  not "" in keys
+}
+__gk_replace_n(p, s) := __gk_replace(s, "", p[""]) if object.keys(p) == {""}
+__gk_replace_n(p, s) := concat("", [p[""], concat(p[""], tokens), p[""]]) if {
+  is_string(p[""])
+  keys := [e | some k in sort(object.keys(p)); k != ""; e := __gk_regex_escape(k)]
+  count(keys) > 0
+  found := regex.find_n(concat("|", array.concat(keys, [`[\s\S]`])), s, -1)
+  tokens := [v | some t in found; v := object.get(p, t, t)]
+}""",
+    "__gk_regex_escape": r"""__gk_regex_escape(k) := strings.replace_n({
+  `\`: `\\`, `.`: `\.`, `+`: `\+`, `*`: `\*`, `?`: `\?`, `(`: `\(`, `)`: `\)`, `|`: `\|`,
+  `[`: `\[`, `]`: `\]`, `{`: `\{`, `}`: `\}`, `^`: `\^`, `$`: `\$`,
+}, k)""",
+    "__gk_ordered": """__gk_ordered(x) := __gk_sort(x) if is_set(x)
+__gk_ordered(x) := x if not is_set(x)""",
     "__gk_any": "__gk_any(xs) := true if { some x in xs; x == true } else := false",
     "__gk_all": "__gk_all(xs) := false if { some x in xs; x != true } else := true",
     "__gk_re_match": "__gk_re_match(pattern, value) := regex.match(pattern, value)",
@@ -162,7 +202,11 @@ def parameters_read_at(module: Module, path: tuple[Term, ...]) -> Module:
 def rewrite_module(module: Module, version: str) -> Module:
     """The module with every body rewritten (fresh variables are unique within the module)."""
     module = _rename_package_named_variables(module)
-    module = _Rewriter().module(module)
+    module = _unifications_as_assignments(module)
+    routed = tuple(r if r.name in HELPERS else map_bottom_up(r, _routed_call) for r in module.rules)
+    module = dataclasses.replace(module, rules=routed)
+    module = _Rewriter(_rule_names(module)).module(module)
+    module = _iterations_in_order(module)
     module = dataclasses.replace(module, rules=tuple(_with_formatting(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_with_replaced_builtins(r) for r in module.rules))
     module = dataclasses.replace(module, rules=tuple(_bind_parameters_in_comprehensions(r) for r in module.rules))
@@ -171,6 +215,269 @@ def rewrite_module(module: Module, version: str) -> Module:
         return module
     module = _rename_keyword_names(module)
     return map_bottom_up(module, _deprecated_to_helper)
+
+
+ORDER_PREFIX = "__gk_key_"
+IN_ORDER, KEYS_IN_ORDER = "__gk_in_order", "__gk_keys_in_order"
+HELPERS |= {
+    IN_ORDER: f"""{IN_ORDER}(x) := __gk_sort(x) if is_set(x)
+{IN_ORDER}(x) := [v | some k in __gk_sort(object.keys(x)); v := x[k]] if is_object(x)
+{IN_ORDER}(x) := x if is_array(x)""",
+    KEYS_IN_ORDER: f"""{KEYS_IN_ORDER}(x) := __gk_sort(x) if is_set(x)
+{KEYS_IN_ORDER}(x) := __gk_sort(object.keys(x)) if is_object(x)
+{KEYS_IN_ORDER}(x) := numbers.range(0, count(x) - 1) if is_array(x)""",
+}
+
+
+def _iterations_in_order(module: Module) -> Module:
+    """In array comprehensions, sets and objects built in Rego iterated in OPA's sorted order.
+
+    An array comprehension lists its values in the order its body iterates; OPA iterates sets and object keys
+    sorted, rego-cpp in the order they were made. Input and data come in with sorted keys (engine.py), so only
+    collections that may be built in Rego are changed: `some x in c` iterates `__gk_in_order(c)` (a sorted set, an
+    object's values by sorted keys, an array as it is), and `c[k]` with `k` new in the comprehension first binds
+    `some k in __gk_keys_in_order(c)`. Collections read from `input` or `data.inventory` (directly or through
+    variables bound to them) are left as they are."""
+    taken = {node.name for node in walk(module) if isinstance(node, Var)}
+    names = (name for i in itertools.count() if (name := f"{ORDER_PREFIX}{i}") not in taken)
+
+    def rule(r: Rule) -> Rule:
+        if r.name in HELPERS:
+            return r
+        from_input = _bound_to_input(r)
+        counts: dict[str, int] = {}
+        for node in walk(r):
+            if isinstance(node, Var):
+                counts[node.name] = counts.get(node.name, 0) + 1
+
+        def built(term: Any) -> bool:
+            """Whether a collection may be a set or an object made in Rego."""
+            if isinstance(term, Array | ArrayComprehension | String | TemplateString | Number):
+                return False
+            if isinstance(term, Call) and term.name in ((IN_ORDER,), (KEYS_IN_ORDER,)):
+                return False
+            root = term.head if isinstance(term, Ref) else term
+            return not (isinstance(root, Var) and root.name in from_input)
+
+        def scope(node: Node) -> Node:
+            if not isinstance(node, ArrayComprehension):
+                return node
+            inside: dict[str, int] = {}
+            for found in walk(node):
+                if isinstance(found, Var):
+                    inside[found.name] = inside.get(found.name, 0) + 1
+            local = {name for name, n in inside.items() if n == counts.get(name, 0)} - {"_"}
+            seen: set[str] = set()
+            body: list[Expr] = []
+            for expr in node.body:
+                if expr.negated or expr.withs:
+                    body.append(expr)
+                elif isinstance(expr.value, SomeIn) and expr.value.key is None and built(expr.value.collection):
+                    ordered = Call(name=(IN_ORDER,), args=(expr.value.collection,))
+                    body.append(dataclasses.replace(expr, value=dataclasses.replace(expr.value, collection=ordered)))
+                elif isinstance(expr.value, SomeDecl):
+                    body.append(expr)
+                    continue  # declared, not bound
+                else:
+                    value, added = _keys_first(expr.value, built, local - seen, names)
+                    body += [*added, dataclasses.replace(expr, value=value)]
+                    seen |= {e.value.value.name for e in added}  # type: ignore[union-attr]
+                seen |= {v.name for v in walk(expr) if isinstance(v, Var)}
+            return dataclasses.replace(node, body=tuple(body))
+
+        return map_bottom_up(r, scope)
+
+    return dataclasses.replace(module, rules=tuple(rule(r) for r in module.rules))
+
+
+def _keys_first(
+    value: Any, built: Callable[[Any], bool], fresh: set[str], names: Iterator[str]
+) -> tuple[Any, list[Expr]]:
+    """`value` with each `c[k]` that iterates a collection `built` in Rego (`k` among `fresh`, or `_`) reading a key
+    bound first, in sorted order, by one of the expressions returned (`some k in __gk_keys_in_order(c)`)."""
+    added: list[Expr] = []
+    fresh = set(fresh)
+
+    def key_first(term: Node) -> Node:
+        if not isinstance(term, Ref) or not built(term.head):
+            return term
+        for i, part in enumerate(term.parts):
+            if not isinstance(part, Var):
+                continue
+            if part.name != "_" and part.name not in fresh:
+                return term  # a bound key: a lookup, not an iteration
+            key = Var(name=next(names)) if part.name == "_" else part
+            prefix = Ref(head=term.head, parts=term.parts[:i]) if i else term.head
+            ordered = Call(name=(KEYS_IN_ORDER,), args=(prefix,))
+            added.append(Expr(value=SomeIn(key=None, value=key, collection=ordered)))
+            fresh.discard(key.name)
+            return dataclasses.replace(term, parts=(*term.parts[:i], key, *term.parts[i + 1 :]))
+        return term
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, tuple):
+            return tuple(visit(item) for item in node)
+        if not isinstance(node, Node) or isinstance(node, (*SCALARS, *_SCOPES)):
+            return node  # a nested comprehension orders its own iterations
+        changes = {name: visit(v) for name, v in children(node) if isinstance(v, Node | tuple)}
+        return key_first(dataclasses.replace(node, **changes) if changes else node)
+
+    return visit(value), added
+
+
+def _bound_to_input(rule: Rule) -> set[str]:
+    """Variables of a rule bound to (parts of) `input` or `data.inventory`: `x := input.a`, `some c in input.b`,
+    `y := x.c` and so on."""
+    names = {"input"}
+
+    def reads_input(term: Any) -> bool:
+        if isinstance(term, Var):
+            return term.name in names
+        if isinstance(term, Ref) and isinstance(term.head, Var):
+            if term.head.name == "data":
+                return term.parts[:1] == (String(value="inventory"),)
+            return term.head.name in names
+        return False
+
+    for _ in range(4):  # bindings through a few variables
+        before = len(names)
+        for node in walk(rule):
+            if isinstance(node, Assignment) and isinstance(node.left, Var) and reads_input(node.right):
+                names.add(node.left.name)
+            elif isinstance(node, SomeIn) and reads_input(node.collection):
+                names |= {t.name for t in (node.key, node.value) if isinstance(t, Var)}
+        if len(names) == before:
+            break
+    return names
+
+
+# The position of the pattern among the arguments of each regex builtin.
+REGEX_PATTERN_ARGUMENT = {
+    "regex.match": 0,
+    "re_match": 0,
+    "regex.is_valid": 0,
+    "regex.find_n": 0,
+    "regex.find_all_string_submatch_n": 0,
+    "regex.split": 0,
+    "regex.replace": 1,
+}
+_NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P?<[A-Za-z0-9_]+>")
+
+
+def _routed_call(node: Node) -> Node:
+    """Calls rego-cpp gets wrong, made right.
+
+    - A regex's named groups, `(?P<name>...)` and `(?<name>...)` (Go's RE2 syntax), make rego-cpp's match
+      undefined; the same group without its name means the same to every regex builtin (they report groups by
+      position): a literal pattern loses the names here, any other goes through `__gk_re`, which removes them.
+    - `replace(s, "", x)` and `strings.replace_n` with an empty pattern never return in rego-cpp; OPA follows Go
+      (`x` before each character and at the end). A call whose pattern is not a non-empty literal goes to
+      `__gk_replace` / `__gk_replace_n`, which do that. (`__gk_replace_n` hands strings.replace_n its patterns
+      without "" even where its body has checked there is none: rego-cpp was seen to make that call anyway.)
+    - `concat` of a set joins its elements in the order rego-cpp made them; OPA in sorted order. A `concat`
+      whose second argument may be a set goes through `__gk_ordered`, which sorts sets (and keeps arrays)."""
+    if not isinstance(node, Call):
+        return node
+    where = REGEX_PATTERN_ARGUMENT.get(".".join(node.name))
+    if where is not None and len(node.args) > where:
+        pattern = node.args[where]
+        if isinstance(pattern, String):
+            routed: Term = dataclasses.replace(pattern, value=_NAMED_GROUP.sub(r"\1(", pattern.value))
+        elif (isinstance(pattern, Var) and pattern.name.startswith(FRESH_PREFIX)) or (
+            isinstance(pattern, Call) and pattern.name == ("__gk_re",)
+        ):
+            return node  # routed by an earlier translation already (translating twice changes nothing)
+        else:
+            routed = Call(name=("__gk_re",), args=(pattern,))
+        return dataclasses.replace(node, args=(*node.args[:where], routed, *node.args[where + 1 :]))
+    if (
+        node.name == ("replace",)
+        and len(node.args) == 3
+        and not (isinstance(node.args[1], String) and node.args[1].value)
+    ):
+        return dataclasses.replace(node, name=("__gk_replace",))
+    if node.name == ("concat",) and len(node.args) == 2 and _may_be_set(node.args[1]):
+        return dataclasses.replace(node, args=(node.args[0], Call(name=("__gk_ordered",), args=(node.args[1],))))
+    if node.name == ("strings", "replace_n") and len(node.args) == 2:
+        patterns = node.args[0]
+        literal = isinstance(patterns, Object) and all(isinstance(k, String) and k.value for k, _ in patterns.items)
+        if not literal:
+            return dataclasses.replace(node, name=("__gk_replace_n",))
+    return node
+
+
+# Calls that return an array (or nothing): `concat` of one needs no sorting.
+_ARRAY_BUILTINS = frozenset(
+    {"__gk_ordered", "__gk_sort", "sort", "split", "array.concat", "array.slice", "array.reverse", "regex.split"}
+    | {"regex.find_n", "numbers.range", "__gk_in_order", "__gk_runes"}
+)
+
+
+def _may_be_set(term: Any) -> bool:
+    """Whether a term may be a set at run time (not an array, nor a call of `__gk_ordered` already)."""
+    if isinstance(term, Array | ArrayComprehension | String | Object | ObjectComprehension):
+        return False
+    return not (isinstance(term, Call) and ".".join(term.name) in _ARRAY_BUILTINS)
+
+
+def _rule_names(module: Module) -> frozenset[str]:
+    """Names that, as bare variables in a body, mean a rule or an import of the module rather than a local."""
+    return frozenset({rule.name for rule in module.rules} | {imp.alias or imp.path[-1] for imp in module.imports})
+
+
+def _unifications_as_assignments(module: Module) -> Module:
+    """`x = expr` in a comprehension (or `every`) body, where `x` is a variable new there, -> `x := expr`.
+
+    rego-cpp fails to compile the unification when `expr` reads a variable of the enclosing body ("Unable to
+    unify due to cycle", `[g | g = c.image]`); for a new variable both forms bind it to the value. A variable is
+    new when nothing before it in the comprehension names it, the rest of the rule does not use it and it is
+    not a rule or an import of the module (then `=` compares, and against a constant is written `==`)."""
+    globals_ = _rule_names(module) | {"input", "data", "_"}
+
+    def rule(r: Rule) -> Rule:
+        counts: dict[str, int] = {}
+        for node in walk(r):
+            if isinstance(node, Var):
+                counts[node.name] = counts.get(node.name, 0) + 1
+
+        def scope(node: Node) -> Node:
+            if not isinstance(node, _SCOPES):
+                return node
+            inside: dict[str, int] = {}
+            for found in walk(node):
+                if isinstance(found, Var):
+                    inside[found.name] = inside.get(found.name, 0) + 1
+            local = {name for name, n in inside.items() if n == counts.get(name, 0)} - globals_
+            seen: set[str] = set()
+            body: list[Expr] = []
+            for expr in node.body:
+                body.append(_as_assignment(expr, local - seen))
+                seen |= {v.name for v in walk(expr) if isinstance(v, Var)}
+            return dataclasses.replace(node, body=tuple(body))
+
+        return map_bottom_up(r, scope)
+
+    return dataclasses.replace(module, rules=tuple(rule(r) for r in module.rules))
+
+
+def _as_assignment(expr: Expr, fresh: set[str]) -> Expr:
+    """`x = e` (or `e = x`) -> `x := e` when `x` is among `fresh` and `e` is not a bare variable nor uses `x`;
+    `x = "lit"` -> `x == "lit"` when `x` is not fresh (so bound: the unification compares). rego-cpp ignores
+    that comparison inside a comprehension (`[y | y := c.n; y = "web"]` kept every `y`)."""
+    value = expr.value
+    if expr.negated or expr.withs or not isinstance(value, Assignment) or value.op != "=":
+        return expr
+    for left, right in ((value.left, value.right), (value.right, value.left)):
+        if not isinstance(left, Var) or left.name == "_":
+            continue
+        if left.name not in fresh:
+            if isinstance(right, SCALARS):
+                return dataclasses.replace(expr, value=BinOp(op="==", left=value.left, right=value.right))
+            continue
+        if isinstance(right, Var) or any(isinstance(v, Var) and v.name == left.name for v in walk(right)):
+            continue
+        return dataclasses.replace(expr, value=Assignment(op=":=", left=left, right=right))
+    return expr
 
 
 COLLECTION_PREFIX = "__gk_coll_"
@@ -284,21 +591,139 @@ _VERB = re.compile(r"%(%|[-+# 0]*(?:\d+|\*)?(?:\.(?:\d+|\*))?([a-zA-Z]))")
 STRING_FUNCTION = "__gk_str"
 
 
+# Go's fmt: the verbs that print each kind of value OPA hands it (an integral number as int64, any other number
+# as float64, anything else as a string); any other verb prints `%!<verb>(<type>=<value>)`.
+_INT_VERBS, _FLOAT_VERBS, _STRING_VERBS = "bcdoOqxXUv", "beEfFgGxXv", "sqxXv"
+FORMAT_HELPERS = {
+    "__gk_fmt_type": """__gk_fmt_type(x) := "int64" if {
+  is_number(x)
+  x == floor(x)
+}
+__gk_fmt_type(x) := "float64" if {
+  is_number(x)
+  x != floor(x)
+}
+__gk_fmt_type(x) := "string" if not is_number(x)""",
+    "__gk_fmt_typed": '__gk_fmt_typed(x) := concat("", [__gk_fmt_type(x), "=", __gk_str(x)])',
+    "__gk_fmt_bad": '__gk_fmt_bad(l, x) := concat("", ["%!", l, "(", __gk_fmt_typed(x), ")"])',
+    "__gk_fmt_fits": f"""__gk_fmt_fits(l, x) if {{
+  is_number(x)
+  x == floor(x)
+  contains("{_INT_VERBS}", l)
+}}
+__gk_fmt_fits(l, x) if {{
+  is_number(x)
+  x != floor(x)
+  contains("{_FLOAT_VERBS}", l)
+}}
+__gk_fmt_fits(l, x) if {{
+  not is_number(x)
+  contains("{_STRING_VERBS}", l)
+}}""",
+    "__gk_fmt_verb": """__gk_fmt_verb(spec, l, x) := sprintf(spec, [floor(x)]) if {
+  __gk_fmt_fits(l, x)
+  is_number(x)
+  x == floor(x)
+}
+__gk_fmt_verb(spec, l, x) := sprintf(spec, [x]) if {
+  __gk_fmt_fits(l, x)
+  is_number(x)
+  x != floor(x)
+}
+__gk_fmt_verb(spec, l, x) := sprintf(spec, [__gk_fmt(__gk_str(x))]) if {
+  __gk_fmt_fits(l, x)
+  not is_number(x)
+}
+__gk_fmt_verb(spec, l, x) := __gk_fmt_bad(l, x) if not __gk_fmt_fits(l, x)""",
+    "__gk_fmt_s": """__gk_fmt_s(x) := __gk_str(x) if not is_number(x)
+__gk_fmt_s(x) := __gk_fmt_bad("s", x) if is_number(x)""",
+    "__gk_fmt_piece": """__gk_fmt_piece(spec, l, x) := __gk_str(x) if spec == "%v"
+__gk_fmt_piece(spec, l, x) := __gk_fmt_s(x) if spec == "%s"
+__gk_fmt_piece(spec, l, x) := __gk_str(__gk_quote(x)) if spec == "%q"
+__gk_fmt_piece(spec, l, x) := __gk_fmt_verb(spec, l, x) if not spec in {"%v", "%s", "%q"}""",
+    "__gk_fmt_at": """__gk_fmt_at(a, i, spec, l) := __gk_fmt_piece(spec, l, a[i]) if count(a) > i
+__gk_fmt_at(a, i, spec, l) := concat("", ["%!", l, "(MISSING)"]) if count(a) <= i""",
+    "__gk_fmt_extra": """__gk_fmt_extra(a, n) := "" if count(a) <= n
+__gk_fmt_extra(a, n) := concat("", ["%!(EXTRA ", concat(", ", extra), ")"]) if {
+  count(a) > n
+  extra := [t | some x in array.slice(a, n, count(a)); t := __gk_fmt_typed(x)]
+}""",
+    "__gk_fmt_all": "__gk_fmt_all(a) := [y | some x in a; y := __gk_fmt(x)]",
+    "__gk_fmt_width": """__gk_fmt_width(spec, l, x, w, left, p) := __gk_pad(__gk_cut(__gk_str(x), p), w, left) if {
+  not is_number(x)
+}
+__gk_fmt_width(spec, l, x, w, left, p) := __gk_pad(__gk_str(x), w, left) if {
+  is_number(x)
+  l == "v"
+  p < 0
+}
+__gk_fmt_width(spec, l, x, w, left, p) := __gk_fmt_verb(spec, l, x) if {
+  is_number(x)
+  l == "v"
+  p >= 0
+}
+__gk_fmt_width(spec, l, x, w, left, p) := concat("", ["%!s(", __gk_fmt_type(x), "=", padded, ")"]) if {
+  padded := __gk_pad(__gk_str(x), w, left)
+  is_number(x)
+  l == "s"
+}""",
+    "__gk_cut": """__gk_cut(s, p) := s if p < 0
+__gk_cut(s, p) := substring(s, 0, p) if p >= 0""",
+    "__gk_pad": """__gk_pad(s, w, left) := s if count(s) >= w
+__gk_pad(s, w, left) := concat("", [s, spaces]) if {
+  left
+  count(s) < w
+  spaces := concat("", [" " | some _ in numbers.range(1, w - count(s))])
+}
+__gk_pad(s, w, left) := concat("", [spaces, s]) if {
+  not left
+  count(s) < w
+  spaces := concat("", [" " | some _ in numbers.range(1, w - count(s))])
+}""",
+}
+# A `%s` / `%v` with a width or a precision and no other flag than `-`: rego-cpp's sprintf ignores both for
+# strings, so strings are cut and padded by `__gk_fmt_width` (numbers go to sprintf, which handles them).
+_STRING_WIDTH = re.compile(r"%(-?)(\d*)(?:\.(\d+))?[sv]")
+HELPERS |= FORMAT_HELPERS
+
+
+def _format_piece(spec: str, letter: str, arg: Term) -> Node:
+    """What Go's fmt prints for one verb of a literal format and its argument."""
+    if spec == "%v":
+        return Call(name=(STRING_FUNCTION,), args=(arg,))
+    if spec == "%s":
+        return Call(name=("__gk_fmt_s",), args=(arg,))
+    if spec == "%q":
+        return Call(name=(STRING_FUNCTION,), args=(Call(name=(QUOTE_FUNCTION,), args=(arg,)),))
+    width = _STRING_WIDTH.fullmatch(spec)
+    if width:
+        left, size, precision = Boolean(value=bool(width[1])), _number(int(width[2] or 0)), _number(int(width[3] or -1))
+        return Call(
+            name=("__gk_fmt_width",), args=(String(value=spec), String(value=letter), arg, size, left, precision)
+        )
+    return Call(name=("__gk_fmt_verb",), args=(String(value=spec), String(value=letter), arg))
+
+
 def _sprintf_as_concat(node: Node) -> Node:
-    """`sprintf("a %v b %d", [x, n])` -> `concat("", ["a ", __gk_str(x), " b ", sprintf("%d", [n])])`.
+    """`sprintf("a %v b %d", [x, n])` -> `concat("", ["a ", __gk_str(x), " b ", __gk_fmt_verb("%d", "d", n)])`.
 
     rego-cpp keeps a literal's escapes (`\\"`) as written but an argument's text plain, so a format with an escape
     and an argument holding a quote or a backslash printed the escape literally. concat joins both forms right.
-    Only a literal format with a literal argument list is rewritten; `%v`/`%s`/`%q` become string conversions, any
-    other verb stays a one-verb sprintf of its own."""
+    Each verb prints as Go's fmt does for OPA, including its texts for a verb that does not fit the argument
+    (`%!d(string=x)`), a missing argument (`%!v(MISSING)`) and extra ones (`%!(EXTRA string=x)`), where
+    rego-cpp's sprintf failed or returned "Not a term". A literal format is rewritten; the arguments may be a
+    literal array or any term (then read by position at run time)."""
     if not (isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2):
         return node
     fmt, args = node.args
-    if not (isinstance(fmt, String) and isinstance(args, Array)) or "*" in fmt.value or "%[" in fmt.value:
+    if not isinstance(fmt, String) or "*" in fmt.value or "%[" in fmt.value:
         return node
+    if isinstance(args, (*SCALARS, Set, Object, SetComprehension, ObjectComprehension)):
+        return node  # not an array: OPA's sprintf is undefined, as rego-cpp's is
+    if "%" in _VERB.sub("", fmt.value):
+        return node  # a `%` without a verb (`%!(NOVERB)`, `%!!(...)`): left to sprintf
     verbs = [m for m in _VERB.finditer(fmt.value) if m.group(1) != "%"]
-    if len(verbs) != len(args.items):
-        return node  # Go's %!v(MISSING) / %!(EXTRA ...) texts: leave them to sprintf
+    literal_args = args.items if isinstance(args, Array) else None
     parts: list[Node] = []
     pos, index = 0, 0
     for found in _VERB.finditer(fmt.value):
@@ -309,30 +734,49 @@ def _sprintf_as_concat(node: Node) -> Node:
             continue
         if literal:
             parts.append(String(value=literal))
-        arg = args.items[index]
-        index += 1
-        spec = found.group(0)
-        if spec in ("%v", "%s"):
-            parts.append(Call(name=(STRING_FUNCTION,), args=(arg,)))
-        elif spec == "%q":
-            parts.append(Call(name=(STRING_FUNCTION,), args=(Call(name=(QUOTE_FUNCTION,), args=(arg,)),)))
+        spec, letter = found.group(0), found.group(2)
+        if literal_args is None:
+            parts.append(
+                Call(name=("__gk_fmt_at",), args=(args, _number(index), String(value=spec), String(value=letter)))
+            )
+        elif index < len(literal_args):
+            parts.append(_format_piece(spec, letter, literal_args[index]))
         else:
-            parts.append(Call(name=("sprintf",), args=(String(value=spec), Array(items=(arg,)))))
+            parts.append(String(value=f"%!{letter}(MISSING)"))
+        index += 1
     if fmt.value[pos:]:
         parts.append(String(value=fmt.value[pos:]))
+    if literal_args is None:
+        parts.append(Call(name=("__gk_fmt_extra",), args=(args, _number(len(verbs)))))
+    elif len(literal_args) > len(verbs):
+        extra = [Call(name=("__gk_fmt_typed",), args=(arg,)) for arg in literal_args[len(verbs) :]]
+        joined = [piece for i, call in enumerate(extra) for piece in ([String(value=", ")] if i else []) + [call]]
+        parts += [String(value="%!(EXTRA "), *joined, String(value=")")]
     return Call(name=("concat",), args=(String(value=""), Array(items=tuple(parts))))
+
+
+def _number(value: int) -> Number:
+    return Number(text=str(value))
 
 
 def _with_formatting(rule: Rule) -> Rule:
     """The rule's sprintf calls as concat where they can be, the rest with their arguments through `__gk_fmt`
     (except in `__gk_str` itself, whose one sprintf is what it is made of)."""
-    if rule.name == STRING_FUNCTION:
+    if rule.name in HELPERS:
         return rule
     return map_bottom_up(map_bottom_up(rule, _sprintf_as_concat), _format_args)
 
 
 def _format_args(node: Node) -> Node:
-    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`."""
+    """`sprintf(f, [a, b])` -> `sprintf(f, [__gk_fmt(a), __gk_fmt(b)])`; `sprintf(f, a)` ->
+    `sprintf(f, __gk_fmt_all(a))`."""
+    if (
+        isinstance(node, Call)
+        and node.name == ("sprintf",)
+        and len(node.args) == 2
+        and isinstance(node.args[1], Var | Ref)
+    ):
+        return dataclasses.replace(node, args=(node.args[0], Call(name=("__gk_fmt_all",), args=(node.args[1],))))
     if isinstance(node, Call) and node.name == ("sprintf",) and len(node.args) == 2 and isinstance(node.args[1], Array):
         items = tuple(
             item
@@ -490,9 +934,13 @@ def _is_iterating_ref(term: Any) -> bool:
     return isinstance(term, Ref) and any(not isinstance(part, SCALARS) for part in term.parts)
 
 
+_FORMATTING_CALLS = frozenset({(FORMAT_FUNCTION,), ("__gk_fmt_all",)})
+
+
 class _Rewriter:
-    def __init__(self) -> None:
+    def __init__(self, rule_names: frozenset[str] = frozenset()) -> None:
         self._counter = itertools.count()
+        self._rule_names = rule_names
 
     def module(self, module: Module) -> Module:
         names = {node.name for node in walk(module) if isinstance(node, Var)}
@@ -552,7 +1000,11 @@ class _Rewriter:
         hoisted: list[Expr] = []
 
         def bind(operand: Any) -> Any:
+            if isinstance(operand, Call) and operand.name in _FORMATTING_CALLS:
+                return operand  # put there by an earlier translation around an operand left as it was
             if isinstance(operand, Ref | Call | BinOp | Membership):
+                return self._fresh_binding(operand, hoisted)
+            if isinstance(operand, Var) and operand.name in self._rule_names:  # `not f(r)`, r a rule: may be undefined
                 return self._fresh_binding(operand, hoisted)
             return operand
 
