@@ -155,6 +155,23 @@ CASES = {
             annotations={f"container.apparmor.security.beta.kubernetes.io/c{i:02d}": "unconfined" for i in range(20)},
         ),
     ),
+    "security-profile: 50 containers with 10 mounts, 30 read-only host paths": (
+        "general/security-profile",
+        _constraint("K8sSecurityProfile", {"allowedHostPaths": [{"pathPrefix": "/var/log", "readOnly": True}]}),
+        _pod(
+            [
+                {
+                    "name": f"c{i:02d}",
+                    "image": "registry.example.com/app:1",
+                    "volumeMounts": [{"name": f"logs{i % 30:02d}", "mountPath": "/logs", "readOnly": i % 10 != 0}]
+                    + [{"name": f"scratch{j}", "mountPath": f"/scratch/{j}"} for j in range(9)],
+                }
+                for i in range(50)
+            ],
+            volumes=[{"name": f"logs{k:02d}", "hostPath": {"path": f"/var/log/app{k}"}} for k in range(30)]
+            + [{"name": f"scratch{j}", "emptyDir": {}} for j in range(9)],
+        ),
+    ),
 }
 
 
