@@ -155,6 +155,15 @@ CASES = {
             annotations={f"container.apparmor.security.beta.kubernetes.io/c{i:02d}": "unconfined" for i in range(20)},
         ),
     ),
+    # Small, but with repeats: each name once, sorted, as Rego shows a set (CEL showed the list as written).
+    "security-profile: repeated capability names": (
+        "general/security-profile",
+        _constraint(
+            "K8sSecurityProfile",
+            {"allowedCapabilities": ["CHOWN"], "requiredDropCapabilities": ["SYS_TIME", "NET_RAW", "SYS_TIME", "BPF"]},
+        ),
+        _pod([_container("app", add=["SYS_TIME", "BPF", "SYS_TIME", "AUDIT_WRITE"], drop=["BPF"])]),
+    ),
     "security-profile: 50 containers with 10 mounts, 30 read-only host paths": (
         "general/security-profile",
         _constraint("K8sSecurityProfile", {"allowedHostPaths": [{"pathPrefix": "/var/log", "readOnly": True}]}),
