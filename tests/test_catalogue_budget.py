@@ -55,7 +55,9 @@ def _messages(engine: str, template: str, constraint: dict[str, Any], thing: dic
     client = Client(engine=engine)
     client.add_template(yaml.safe_load((LIBRARY / template / "template.yaml").read_text()))
     client.add_constraint(constraint)
-    return sorted(r.msg for r in client.review(thing).results)
+    results = client.review(thing).results
+    assert not [r.msg for r in results if r.error]
+    return sorted(r.msg for r in results)
 
 
 def _parts(messages: list[str]) -> set[str]:
