@@ -8,13 +8,16 @@ the interpreter's count of live blocks; both are exact within one process.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import constraint, template
 
 from gatekeeper_py import Client
 from gatekeeper_py.drivers.rego.engine import CompiledPolicy, Runner
@@ -130,3 +133,113 @@ def test_the_engines_load_in_either_order_once_the_runtime_is_shared() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "a string literal longer than sixteen characters!" in done.stdout
+
+
+def _cel_template(kind: str, **source: Any) -> dict[str, Any]:
+    tmpl = template(kind, "unused")
+    tmpl["spec"]["targets"][0]["code"] = [{"engine": "K8sNativeValidation", "source": source}]
+    return tmpl
+
+
+# Kubernetes' list, regex and quantity functions, which are Python here: each call leaked its arguments (the
+# whole container list, for indexOf) and its result before leaks.py.
+_FUNCTIONS = _cel_template(
+    "K8sCelFunctions",
+    validations=[
+        {"expression": "object.spec.containers.all(c, object.spec.containers.indexOf(c) < 100)"},
+        {
+            "expression": "object.spec.containers.all(c, c.image.matches('^registry[.]example[.]com/'))",
+            "messageExpression": "'unknown registries: ' + object.spec.containers.map(c, c.image.findAll('^[^/]+')"
+            "[0]).join(', ')",
+        },
+        {
+            "expression": "object.spec.containers.all(c, quantity(c.resources.limits.memory).isLessThan("
+            "quantity('64Mi')))",
+            "message": "too much memory",
+        },
+    ],
+)
+# A variable that fails to evaluate sends each constraint down the variable-by-variable path.
+_FAILING_VARIABLE = _cel_template(
+    "K8sCelFailingVariable",
+    variables=[
+        {"name": "missing", "expression": "object.spec.nothingHere.atAll"},
+        {"name": "names", "expression": "object.spec.containers.map(c, c.name)"},
+    ],
+    validations=[
+        {"expression": "variables.names.all(n, variables.names.indexOf(n) == variables.names.lastIndexOf(n))"},
+        {"expression": "variables.names.all(n, n.matches('^web-'))", "message": "names start with web-"},
+        {"expression": "size(variables.missing) > 0"},
+    ],
+)
+
+
+def _python_blocks_per_review(client: Client, obj: dict[str, Any], expected: list[str], reviews: int) -> float:
+    for _ in range(20):
+        assert sorted(r.msg for r in client.review(obj).results) == expected
+    gc.collect()
+    before = sys.getallocatedblocks()
+    for _ in range(reviews):
+        client.review(obj)
+    gc.collect()
+    return (sys.getallocatedblocks() - before) / reviews
+
+
+def test_cel_function_calls_give_back_their_arguments_and_results() -> None:
+    client = Client(engine="cel")
+    for tmpl in (_FUNCTIONS, _FAILING_VARIABLE):
+        client.add_template(tmpl)
+        client.add_constraint(constraint(tmpl["spec"]["crd"]["spec"]["names"]["kind"], "c"))
+    pod = _pod(containers=6)
+    for container in pod["spec"]["containers"]:
+        container["resources"] = {"limits": {"memory": "128Mi"}}
+    expected = sorted(
+        [
+            "unknown registries: " + ", ".join(["docker.io"] * 6),
+            "too much memory",
+            "names start with web-",
+            "expression 'size(variables.missing) > 0' resulted in error: expression 'object.spec.nothingHere.atAll' "
+            "resulted in error: no such key: nothingHere",
+        ]
+    )
+    per_review = _python_blocks_per_review(client, pod, expected, reviews=300)
+    assert per_review < 1, f"{per_review:.1f} Python objects kept per review"
+
+
+def test_cel_reviews_in_threads_give_back_what_functions_kept() -> None:
+    """Reviews in several threads at once: each releases only what its own calls leaked."""
+    client = Client(engine="cel")
+    client.add_template(_FUNCTIONS)
+    client.add_constraint(constraint("K8sCelFunctions", "c"))
+    pod = _pod(containers=4)
+    for container in pod["spec"]["containers"]:
+        container["resources"] = {"limits": {"memory": "32Mi"}}
+    expected = ["unknown registries: " + ", ".join(["docker.io"] * 4)]
+    for _ in range(20):
+        assert [r.msg for r in client.review(pod).results] == expected
+    gc.collect()
+    before = sys.getallocatedblocks()
+    failures: list[Any] = []
+
+    def work() -> None:
+        for _ in range(100):
+            found = [r.msg for r in client.review(pod).results]
+            if found != expected:
+                failures.append(found)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    gc.collect()
+    per_review = (sys.getallocatedblocks() - before) / 400
+    assert per_review < 1, f"{per_review:.1f} Python objects kept per review"
+
+
+def test_every_python_function_of_the_cel_library_is_tracked() -> None:
+    """library.py declares each overload through `_overload`, which tracks its implementation (leaks.py); an
+    overload declared with cel.Overload directly would leak on every call."""
+    source = (REPO / "gatekeeper_py/drivers/cel/library.py").read_text()
+    assert source.count("cel.Overload(") == 1, "declare overloads with _overload(...), not cel.Overload(...)"

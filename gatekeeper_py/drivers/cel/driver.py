@@ -31,6 +31,7 @@ from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
 from ..base import Violation, distinct
 from ..cache import default_cache_dir
+from . import leaks
 from .cache import CompiledExpressions
 from .library import kubernetes_library
 from .rewrite import (
@@ -112,7 +113,7 @@ class _Compiled:
     program: Any
 
     def evaluate(self, data: dict[str, Any]) -> Any:
-        value = self.program.eval(data=data)
+        value = leaks.evaluate(self.program, data=data)
         if value.type() == cel.Type.ERROR:
             raise _EvalError(f"expression '{self.expression}' resulted in error: {_error_text(value.value())}")
         return _to_python(value)
@@ -373,7 +374,7 @@ def _one_call_messages(program: _Program, activation: Any, count: int) -> list[l
     conditions = one_call.condition_count
     found: list[dict[int, Any]] = [{} for _ in range(count)]  # position -> message value (false: a condition)
     for compiled in one_call.groups:
-        per_constraint = compiled.eval(activation)
+        per_constraint = leaks.evaluate(compiled, activation)
         if per_constraint.type() == cel.Type.ERROR:
             return None
         for i, row in enumerate(per_constraint.value()):

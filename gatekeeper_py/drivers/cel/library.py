@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import re2
 from cel_expr_python import cel
 
+from .leaks import tracked
 from .rewrite import CACHED_MATCHES
 
 T = cel.Type
@@ -280,8 +281,13 @@ def _contains_cidr(c: Any, other: Any) -> bool:
     return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
+def _overload(*args: Any, impl: Any, **kwargs: Any) -> cel.Overload:
+    """`cel.Overload` with its Python implementation `tracked`: every one must be, or each call leaks (leaks.py)."""
+    return cel.Overload(*args, impl=tracked(impl), **kwargs)
+
+
 def _member(name: str, overload: str, result: cel.Type, params: list[cel.Type], impl: Any) -> cel.FunctionDecl:
-    return cel.FunctionDecl(name, [cel.Overload(overload, result, params, is_member=True, impl=impl)])
+    return cel.FunctionDecl(name, [_overload(overload, result, params, is_member=True, impl=impl)])
 
 
 def kubernetes_library() -> cel.CelExtension:
@@ -297,18 +303,18 @@ def kubernetes_library() -> cel.CelExtension:
         cel.FunctionDecl(
             CACHED_MATCHES,
             [
-                cel.Overload("gk_matches_member", T.BOOL, [T.STRING, T.STRING], is_member=True, impl=_matches),
-                cel.Overload("gk_matches", T.BOOL, [T.STRING, T.STRING], impl=_matches),
+                _overload("gk_matches_member", T.BOOL, [T.STRING, T.STRING], is_member=True, impl=_matches),
+                _overload("gk_matches", T.BOOL, [T.STRING, T.STRING], impl=_matches),
             ],
         ),
         _member("find", "k8s_string_find", T.STRING, [T.STRING, T.STRING], _find),
         cel.FunctionDecl(
             "findAll",
             [
-                cel.Overload(
+                _overload(
                     "k8s_string_find_all", T.List(T.STRING), [T.STRING, T.STRING], is_member=True, impl=_find_all
                 ),
-                cel.Overload(
+                _overload(
                     "k8s_string_find_all_n",
                     T.List(T.STRING),
                     [T.STRING, T.STRING, T.INT],
@@ -319,10 +325,10 @@ def kubernetes_library() -> cel.CelExtension:
         ),
         cel.FunctionDecl(
             "quantity",
-            [cel.Overload("k8s_quantity", T.DYN, [T.STRING], impl=_constructor(_parse_quantity, QUANTITY_KEY))],
+            [_overload("k8s_quantity", T.DYN, [T.STRING], impl=_constructor(_parse_quantity, QUANTITY_KEY))],
         ),
         cel.FunctionDecl(
-            "isQuantity", [cel.Overload("k8s_is_quantity", T.BOOL, [T.STRING], impl=_is_parsable(_parse_quantity))]
+            "isQuantity", [_overload("k8s_is_quantity", T.BOOL, [T.STRING], impl=_is_parsable(_parse_quantity))]
         ),
         _member("compareTo", "k8s_quantity_compare_to", T.INT, [T.DYN, T.DYN], _compare),
         _member("isGreaterThan", "k8s_quantity_greater", T.BOOL, [T.DYN, T.DYN], lambda a, b: _compare(a, b) > 0),
@@ -333,21 +339,21 @@ def kubernetes_library() -> cel.CelExtension:
         _member("asInteger", "k8s_quantity_as_integer", T.INT, [T.DYN], _as_integer),
         _member("asApproximateFloat", "k8s_quantity_as_float", T.DOUBLE, [T.DYN], lambda q: float(_value(q))),
         _member("sign", "k8s_quantity_sign", T.INT, [T.DYN], _sign),
-        cel.FunctionDecl("url", [cel.Overload("k8s_url", T.DYN, [T.STRING], impl=_constructor(_parse_url, URL_KEY))]),
-        cel.FunctionDecl("isURL", [cel.Overload("k8s_is_url", T.BOOL, [T.STRING], impl=_is_parsable(_parse_url))]),
+        cel.FunctionDecl("url", [_overload("k8s_url", T.DYN, [T.STRING], impl=_constructor(_parse_url, URL_KEY))]),
+        cel.FunctionDecl("isURL", [_overload("k8s_is_url", T.BOOL, [T.STRING], impl=_is_parsable(_parse_url))]),
         _member("getScheme", "k8s_url_scheme", T.STRING, [T.DYN], lambda u: _url_parts(u).scheme),
         _member("getHost", "k8s_url_host", T.STRING, [T.DYN], lambda u: _url_parts(u).netloc.rpartition("@")[2]),
         _member("getHostname", "k8s_url_hostname", T.STRING, [T.DYN], _hostname),
         _member("getPort", "k8s_url_port", T.STRING, [T.DYN], _port),
         _member("getEscapedPath", "k8s_url_path", T.STRING, [T.DYN], lambda u: _url_parts(u).path),
         _member("getQuery", "k8s_url_query", T.DYN, [T.DYN], _query),
-        cel.FunctionDecl("ip", [cel.Overload("k8s_ip", T.DYN, [T.STRING], impl=lambda t: {IP_KEY: str(_parse_ip(t))})]),
-        cel.FunctionDecl("isIP", [cel.Overload("k8s_is_ip", T.BOOL, [T.STRING], impl=_is_parsable(_parse_ip))]),
+        cel.FunctionDecl("ip", [_overload("k8s_ip", T.DYN, [T.STRING], impl=lambda t: {IP_KEY: str(_parse_ip(t))})]),
+        cel.FunctionDecl("isIP", [_overload("k8s_is_ip", T.BOOL, [T.STRING], impl=_is_parsable(_parse_ip))]),
         cel.FunctionDecl(
             "cidr",
-            [cel.Overload("k8s_cidr", T.DYN, [T.STRING], impl=_constructor(_parse_cidr, CIDR_KEY))],
+            [_overload("k8s_cidr", T.DYN, [T.STRING], impl=_constructor(_parse_cidr, CIDR_KEY))],
         ),
-        cel.FunctionDecl("isCIDR", [cel.Overload("k8s_is_cidr", T.BOOL, [T.STRING], impl=_is_parsable(_parse_cidr))]),
+        cel.FunctionDecl("isCIDR", [_overload("k8s_is_cidr", T.BOOL, [T.STRING], impl=_is_parsable(_parse_cidr))]),
         _member("family", "k8s_ip_family", T.INT, [T.DYN], lambda i: _ip_of(i).version),
         _member("isUnspecified", "k8s_ip_unspecified", T.BOOL, [T.DYN], lambda i: _ip_of(i).is_unspecified),
         _member("isLoopback", "k8s_ip_loopback", T.BOOL, [T.DYN], lambda i: _ip_of(i).is_loopback),
