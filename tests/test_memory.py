@@ -232,6 +232,8 @@ def test_cel_reviews_in_threads_give_back_what_functions_kept() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    del threads, thread
     assert not failures
     gc.collect()
     per_review = (sys.getallocatedblocks() - before) / 400

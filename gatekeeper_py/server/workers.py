@@ -3,9 +3,9 @@
 rego-cpp can crash the whole process (segfaults and aborts have been seen), and an evaluation can run away. So
 reviews run in worker processes, each with its own Client and its own copy of the policies. A worker that dies
 or misses the deadline costs the one request it was serving: the caller gets `WorkerFailure` (answered with the
-failure policy) and the worker is replaced. A worker is also retired after `max_reviews` reviews, because
-cel-expr-python 0.1.3 leaks the arguments of every call to a function implemented in Python (about 17 KiB per
-review with the starter set), so a worker's memory only grows.
+failure policy) and the worker is replaced. A worker is also retired after `max_reviews` reviews, a safety net
+against memory growth in the native engines (the leaks known so far are fixed: drivers/allocator.py,
+drivers/cel/leaks.py).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 _local = threading.local()
-_lock = threading.Lock()  # one reclaim at a time: two threads must never release the same tuple
+_lock = threading.Lock()  # a release sees every other holder: no other thread is releasing or scanning
 _decref = ctypes.pythonapi.Py_DecRef
 _decref.argtypes = [ctypes.py_object]
 _decref.restype = None
@@ -43,7 +43,9 @@ def tracked(impl: Callable[..., Any]) -> Callable[..., Any]:
             return impl(*args)
         entry: list[Any] = [_leaked_tuple(args), None]
         calls.append(entry)
-        entry[1] = result = impl(*args)
+        result = impl(*args)
+        if sys.getrefcount(result) == 2:  # made for this call (held by `result` alone): the binding's only, next
+            entry[1] = result
         return result
 
     return call
@@ -52,14 +54,30 @@ def tracked(impl: Callable[..., Any]) -> Callable[..., Any]:
 def _leaked_tuple(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """The binding's tuple of these very arguments, found while it is young (newest objects last); held from now
     on, so a collection that would stop tracking it (a tuple of strings and numbers) cannot hide it."""
-    if not args:
-        return None
+    if not any(_fresh(a) for a in args):
+        return None  # shared objects only (None, small numbers, ...): another tuple may hold the same
+    with _lock:  # the list of young objects holds each of them: no release may run while it exists
+        return _newest_tuple_of(args)
+
+
+def _newest_tuple_of(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     for generation in (0, 1):  # a collection since the binding made it moved it to generation 1
         for obj in reversed(gc.get_objects(generation=generation)):
             same = type(obj) is tuple and obj is not args and len(obj) == len(args)
             if same and all(a is b for a, b in zip(args, obj, strict=True)):
                 return obj
     return None
+
+
+def _fresh(value: Any) -> bool:
+    """Whether the binding made `value` for this call alone (Python shares None, booleans, small integers and
+    empty or 1-character strings), so no tuple but the binding's can hold it."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return len(value) > 1
+    if kind is int:
+        return not -5 <= value <= 256
+    return kind in (list, dict, float)
 
 
 def evaluate(program: Any, *args: Any, **kwargs: Any) -> Any:
@@ -80,7 +98,7 @@ def evaluate(program: Any, *args: Any, **kwargs: Any) -> Any:
 def _release(calls: list[list[Any]]) -> None:
     """Drop the reference the binding kept to each call's tuple, then to its result (which may be one of the
     arguments, freed with the tuple), if nothing but the leak and this function holds it."""
-    with _lock:  # checking that only the leak holds an object and releasing it must not interleave
+    with _lock:  # checking that only the leak holds an object and releasing it must not interleave with a scan
         for slot in (0, 1):
             for entry in calls:
                 obj = entry[slot]
