@@ -5,8 +5,8 @@ reviews run in worker processes, each with its own Client and its own copy of th
 misses the deadline or cannot be talked to costs the one request it was serving: the caller gets
 `WorkerFailure` (answered with the failure policy) and the worker is replaced. A request that cannot even be
 sent (pickling it fails) leaves the worker untouched and goes back to the pool. A worker is also retired after
-`max_reviews` reviews, because cel-expr-python 0.1.3 leaks the arguments of every call to a function
-implemented in Python (about 17 KiB per review with the starter set), so a worker's memory only grows.
+`max_reviews` reviews, a safety net against memory growth in the native engines (the leaks known so far are
+fixed: drivers/allocator.py, drivers/cel/leaks.py).
 
 Waiting for a worker's answer uses the event loop's own readiness callbacks on the pipe, not a thread, so slow
 reviews never queue behind each other in an executor.

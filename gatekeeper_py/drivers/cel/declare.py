@@ -20,6 +20,7 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from .leaks import tracked
 from .values import NEVER, to_cel
 
 T = cel.Type
@@ -126,11 +127,12 @@ def declare(functions: Iterable[Function]) -> Declarations:
             stand_in = (f"{group[0][0]}_runtime", T.DYN, tuple(_STAND_INS[k] for k in kinds), member)
             overloads.append((stand_in, _returning_cel(fn.impl)))
         if fn.name in EXTENDED:
-            decl = [cel.Overload(i, r, list(p), is_member=m, impl=impl) for (i, r, p, m), impl in overloads]
+            decl = [cel.Overload(i, r, list(p), is_member=m, impl=tracked(impl)) for (i, r, p, m), impl in overloads]
             extended.append(cel.FunctionDecl(fn.name, decl))
             continue
         declared.append(
             cel.FunctionDecl(fn.name, [cel.Overload(i, r, list(p), is_member=m) for (i, r, p, m), _ in overloads])
         )
-        impls.update({o[0]: impl for o, impl in overloads if impl is not None})
+        # Every implementation is `tracked`, or each call leaks its arguments and result (leaks.py).
+        impls.update({o[0]: tracked(impl) for o, impl in overloads if impl is not None})
     return Declarations(declared, impls, cel.CelExtension("kubernetes", extended))

@@ -30,6 +30,7 @@ from ...errors import TemplateError
 from ...model import Constraint, ConstraintTemplate
 from ..base import Deadline, Violation, distinct
 from ..cache import default_cache_dir
+from . import leaks
 from .cache import CompiledExpressions
 from .library import as_written, cel_go_wording, kubernetes_environment, prepare
 from .rewrite import (
@@ -122,7 +123,7 @@ class _Compiled:
 
     def evaluate(self, data: dict[str, Any]) -> Any:
         try:
-            value = self.program.eval(data=data)
+            value = leaks.evaluate(self.program, data=data)
             if value.type() != cel.Type.ERROR:
                 return _to_python(value)
             try:
@@ -399,7 +400,7 @@ def _one_call_messages(program: _Program, activation: Any, count: int) -> list[l
     found: list[dict[int, Any]] = [{} for _ in range(count)]  # position -> message value (false: a condition)
     for compiled in one_call.groups:
         try:
-            per_constraint = compiled.eval(activation)
+            per_constraint = leaks.evaluate(compiled, activation)
         except _RAISED:  # e.g. the iteration budget, which every constraint of the kind shares in this call
             return None
         if per_constraint.type() == cel.Type.ERROR:
