@@ -178,8 +178,11 @@ LAUGHS = "\n".join(
 )
 
 
+DEEP_REFUSED = "refused YAML: nested more than 200 levels deep (line 1, column 201)"
+DEEP_REFUSED_BY_PYYAML = "invalid YAML/JSON at line 1, column 1001: exceeded maximum nesting depth"
 HOSTILE = {
-    "deep.json": ("[" * 100_000, "refused YAML: nested more than 200 levels deep (line 1, column 201)"),
+    # PyYAML 6.0.4 and later refuse it themselves, at 1,000 levels, before our composer sees it.
+    "deep.json": ("[" * 100_000, (DEEP_REFUSED, DEEP_REFUSED_BY_PYYAML)),
     "nested.json": ('{"a": ' * 100_000, "refused: the document at line 1 is nested more than 200 levels deep"),
     "loop.yaml": ("a: &a [*a]\n", "refused YAML: alias *a refers to a collection that contains it (line 1, column 8)"),
     "long.json": (
