@@ -53,23 +53,39 @@ def read_files(paths: list[str]) -> tuple[list[Document], list[str]]:
         docs, load_errors = load_all(paths)
         errors = [str(e) for e in load_errors]
     except Exception:  # the loader broke on some file: read them one by one to name it, and keep the rest
-        docs, errors = [], []
-        for path in paths:
-            try:
-                files = manifest_files(path)
-            except Exception as exc:
-                errors.append(str(exc) if getattr(exc, "source", None) else f"{path}: cannot be read: {_brief(exc)}")
-                continue
-            for file in files:
-                try:
-                    found, failed = load_all([file])
-                except Exception as exc:
-                    errors.append(f"{file}: cannot be read: {_brief(exc)}")
-                    continue
-                docs += found
-                errors += [str(e) for e in failed]
+        docs, errors = file_by_file(paths, _load_one, Exception)
     docs, unsendable = sendable(docs)
     return docs, errors + unsendable
+
+
+def _load_one(file: Path) -> tuple[list[Document], list[str]]:
+    docs, errors = load_all([file])
+    return docs, [str(e) for e in errors]
+
+
+def file_by_file(
+    paths: list[str], read: Callable[[Path], tuple[list[Document], list[str]]], failure: type[Exception]
+) -> tuple[list[Document], list[str]]:
+    """Each manifest file under `paths` read alone by `read`: one that fails with `failure` is named in an error
+    line, and every other file's documents are kept."""
+    docs: list[Document] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            files = manifest_files(path)
+        except Exception as exc:
+            errors.append(str(exc) if getattr(exc, "source", None) else f"{path}: cannot be read: {_brief(exc)}")
+            continue
+        for file in files:
+            try:
+                found, failed = read(file)
+            except failure as exc:
+                reason = str(exc) if isinstance(exc, _ReaderCrashed) else _brief(exc)
+                errors.append(f"{file}: cannot be read: {reason}")
+                continue
+            docs += found
+            errors += failed
+    return docs, errors
 
 
 class _ReaderCrashed(Exception):
@@ -132,24 +148,7 @@ class PolicySource:
         try:
             return _read_isolated(self.paths)
         except _ReaderCrashed:  # some file kills the parser: read each file alone, to name it and keep the rest
-            pass
-        docs: list[Document] = []
-        errors: list[str] = []
-        for path in self.paths:
-            try:
-                files = manifest_files(path)
-            except Exception as exc:
-                errors.append(str(exc) if getattr(exc, "source", None) else f"{path}: cannot be read: {_brief(exc)}")
-                continue
-            for file in files:
-                try:
-                    found, failed = _read_isolated([str(file)])
-                except _ReaderCrashed as exc:
-                    errors.append(f"{file}: cannot be read: {exc}")
-                    continue
-                docs += found
-                errors += failed
-        return docs, errors
+            return file_by_file(self.paths, lambda file: _read_isolated([str(file)]), _ReaderCrashed)
 
     def changed(self) -> tuple[list[Document], list[str]] | None:
         """The documents and read errors, when the files changed since the last look; else None."""
