@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import constraint, template
+from conftest import cel_template, constraint
 
 from gatekeeper_py import Client
 from gatekeeper_py.drivers.rego.engine import CompiledPolicy, Runner
@@ -171,15 +171,9 @@ def test_the_engines_load_in_either_order_once_the_runtime_is_shared() -> None:
     assert "a string literal longer than sixteen characters!" in done.stdout
 
 
-def _cel_template(kind: str, **source: Any) -> dict[str, Any]:
-    tmpl = template(kind, "unused")
-    tmpl["spec"]["targets"][0]["code"] = [{"engine": "K8sNativeValidation", "source": source}]
-    return tmpl
-
-
 # Kubernetes' list, regex and quantity functions, which are Python here: each call leaked its arguments (the
 # whole container list, for indexOf) and its result before leaks.py.
-_FUNCTIONS = _cel_template(
+_FUNCTIONS = cel_template(
     "K8sCelFunctions",
     validations=[
         {"expression": "object.spec.containers.all(c, object.spec.containers.indexOf(c) < 100)"},
@@ -196,7 +190,7 @@ _FUNCTIONS = _cel_template(
     ],
 )
 # A variable that fails to evaluate sends each constraint down the variable-by-variable path.
-_FAILING_VARIABLE = _cel_template(
+_FAILING_VARIABLE = cel_template(
     "K8sCelFailingVariable",
     variables=[
         {"name": "missing", "expression": "object.spec.nothingHere.atAll"},
