@@ -48,7 +48,8 @@ MAX_MESSAGE_LENGTH = 5 * 1024
 ITERATION_BUDGET = 10_000
 """Comprehension iterations cel-cpp (as cel-expr-python builds it) allows in one evaluation; more is an error."""
 _RAISED = (RuntimeError, TypeError, ValueError, OverflowError, MemoryError)
-"""What cel-expr-python raises from an evaluation (budgets, values it cannot convert, RecursionError)."""
+"""What cel-expr-python raises from an evaluation or a conversion to CEL (budgets, values it cannot convert,
+RecursionError)."""
 # Gatekeeper's own variables come first (k8scel/transform/cel_snippets.go).
 BUILTIN_VARIABLES = (
     ("anyObject", 'has(request.operation) && request.operation == "DELETE" && object == null ? oldObject : object'),
@@ -327,7 +328,7 @@ class CelDriver:
         """The activation of `_OneCall` programs; None when cel-expr-python cannot convert something in it."""
         try:
             return self._by_kind.Activation(data=inputs | {"variables": {}, CONSTRAINTS: constraints})
-        except (RuntimeError, TypeError, ValueError, OverflowError):
+        except _RAISED:
             return None
 
     def _messages(self, program: _Program, inputs: dict[str, Any]) -> list[tuple[str, bool]]:
